@@ -1,0 +1,65 @@
+"""Alembic migrations, run from code (``python -m hotline init-db``) and
+checked at start-up: the app refuses to run on a database that is not at
+the newest revision."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class DatabaseNotMigrated(RuntimeError):
+    pass
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def head_revision(url: str) -> str:
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def current_revision(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def ensure_migrated(url: str) -> None:
+    """Raise DatabaseNotMigrated with a message a person can act on."""
+    head = head_revision(url)
+    try:
+        current = current_revision(url)
+    except Exception as e:
+        raise DatabaseNotMigrated(f"无法连接数据库 / cannot connect to the database {safe_url(url)}: {e}") from e
+    if current != head:
+        raise DatabaseNotMigrated(
+            f"数据库未迁移到最新版本 / the database {safe_url(url)} is at revision {current or 'none'}, "
+            f"the code needs {head}. Run: python -m hotline init-db"
+        )
+
+
+def safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable url>"

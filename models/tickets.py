@@ -96,6 +96,10 @@ class Ticket(Base):
     responsible_unit: Mapped[Optional[Unit]] = relationship(foreign_keys=[responsible_unit_id], lazy="joined")
     created_by: Mapped[Optional[User]] = relationship(foreign_keys=[created_by_id])
 
+    # Optimistic locking: every UPDATE says "WHERE version = <the one I read>"
+    # and bumps it, so of two concurrent writers exactly one wins.
+    __mapper_args__ = {"version_id_col": version}
+
 
 class TicketEvent(Base):
     """Append-only: who did what to a ticket, when and why."""

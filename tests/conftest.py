@@ -112,3 +112,33 @@ def redis_conn(redis_url):
     conn.flushdb()
     yield conn
     conn.flushdb()
+
+
+@pytest.fixture
+def seeded_db(db):
+    from hotline.seed import seed_demo
+
+    seed_demo(db, password="test-password")
+    return db
+
+
+@pytest.fixture
+def app(seeded_db, database_url, tmp_path):
+    """The Flask app on a seeded fresh database; jobs inline."""
+    from dispatch import events
+    from hotline.app import create_app
+    from hotline.config import Settings
+
+    events.unsubscribe_all()
+    settings = Settings(database_url=database_url, redis_url=None, secret_key="test-secret-key-0123456789",
+                        testing=True)
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    yield application
+    events.unsubscribe_all()
+    application.extensions["hotline.db"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

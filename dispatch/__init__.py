@@ -1,0 +1,1 @@
+"""The domain: workflow, services, SLA maths, routing. No Flask imports."""

@@ -1,0 +1,80 @@
+"""Background jobs: one place for queue names, and one ``enqueue`` that runs
+jobs on rq when Redis is configured and inline otherwise (the embedded
+default).  Job functions are plain module-level functions taking plain
+arguments; they reach the database through ``database()``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from typing import Callable
+
+from models import Database
+
+log = logging.getLogger(__name__)
+
+QUEUE_DEFAULT = "default"
+QUEUE_OUTBOX = "outbox"
+QUEUE_SLA = "sla"
+QUEUE_TRAINING = "training"
+QUEUES = (QUEUE_OUTBOX, QUEUE_SLA, QUEUE_DEFAULT, QUEUE_TRAINING)
+
+_state: dict = {"redis_url": None, "db": None}
+
+
+def configure(redis_url: str | None, db: Database | None = None) -> None:
+    _state["redis_url"] = redis_url
+    if db is not None:
+        _state["db"] = db
+
+
+def database() -> Database:
+    """The process's Database (workers build it from DATABASE_URL)."""
+    if _state["db"] is None:
+        from hotline.config import Settings
+
+        _state["db"] = Database(Settings.from_env().database_url)
+    return _state["db"]
+
+
+def redis_connection():
+    import redis
+
+    return redis.Redis.from_url(_state["redis_url"]) if _state["redis_url"] else None
+
+
+def inline() -> bool:
+    return _state["redis_url"] is None
+
+
+def enqueue(func: Callable, *args, queue: str = QUEUE_DEFAULT, at: dt.datetime | None = None,
+            job_id: str | None = None, **kwargs):
+    """Run ``func(*args)`` in the background.  Returns the rq Job, or None
+    when run inline.  Inline, a job for the future is left to the periodic
+    sweep (which every time-based job must have as its safety net)."""
+    if inline():
+        if at is not None and at > dt.datetime.now(dt.timezone.utc):
+            return None
+        try:
+            func(*args, **kwargs)
+        except Exception:
+            log.exception("inline job %s failed", getattr(func, "__name__", func))
+        return None
+    from rq import Queue, Retry
+
+    q = Queue(queue, connection=redis_connection())
+    opts = {"job_id": job_id, "retry": Retry(max=3, interval=[5, 30, 120])}
+    try:
+        if at is not None:
+            return q.enqueue_at(at, func, *args, **kwargs, **opts)
+        return q.enqueue(func, *args, **kwargs, **opts)
+    except Exception:
+        # Redis down at commit time: the data is committed and the periodic
+        # sweep will pick the work up; say so loudly.
+        log.exception("could not enqueue %s; the sweep will retry", getattr(func, "__name__", func))
+        return None
+
+
+def worker_env_database_url() -> str:
+    return os.environ.get("DATABASE_URL", "")

@@ -1,0 +1,42 @@
+"""The Flask app factory: one ``init_app`` per subsystem."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from hotline.config import Settings
+from models import Database
+from models.migrate import ensure_migrated
+
+
+def create_app(settings: Settings | None = None, check_migrations: bool = True) -> Flask:
+    settings = settings or Settings.from_env()
+    if check_migrations:
+        ensure_migrated(settings.database_url)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        JSON_AS_ASCII=False,
+        WTF_CSRF_TIME_LIMIT=None,
+        HOTLINE=settings,
+    )
+    app.json.ensure_ascii = False
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app.extensions["hotline.db"] = Database(settings.database_url)
+
+    from dispatch import jobs
+    from hotline import api, auth, console, errors, realtime, services
+
+    jobs.configure(settings.redis_url, app.extensions["hotline.db"])
+    services.init_app(app)
+    errors.init_app(app)
+    auth.init_app(app)
+    api.init_app(app)
+    console.init_app(app)
+    realtime.init_app(app)
+    return app

@@ -1,0 +1,131 @@
+"""``python -m hotline``: serve, worker, init-db, seed-demo, create-token,
+demo (init-db + seed-demo + serve, the README's first command)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from hotline.config import ConfigError, Settings
+from models import Database
+from models.migrate import DatabaseNotMigrated, safe_url, upgrade
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as e:
+        print(f"配置错误 / configuration error: {e}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def cmd_init_db(args) -> int:
+    s = _settings()
+    upgrade(s.database_url)
+    print(f"database {safe_url(s.database_url)} migrated to the newest revision")
+    return 0
+
+
+def cmd_seed_demo(args) -> int:
+    from hotline.seed import seed_demo
+
+    s = _settings()
+    accounts = seed_demo(Database(s.database_url))
+    print(f"{'用户名':<16}{'角色':<12}{'密码':<16}单位")
+    for a in accounts:
+        print(f"{a['username']:<19}{a['role']:<14}{a['password']:<18}{a['unit']}")
+    return 0
+
+
+def cmd_create_token(args) -> int:
+    from sqlalchemy import select
+
+    from hotline.auth import issue_token
+    from models import User
+
+    s = _settings()
+    with Database(s.database_url).session() as session:
+        user = session.scalar(select(User).where(User.username == args.username))
+        if user is None:
+            print(f"no such user: {args.username}", file=sys.stderr)
+            return 1
+        token = issue_token(session, user, args.name)
+    print(f"token for {args.username} (shown once; send as 'Authorization: Bearer <token>'):")
+    print(token)
+    return 0
+
+
+def warm_classifier() -> None:
+    print("loading the classifier (the first start trains it, about a minute)…", flush=True)
+    from classifier import get_predictor
+
+    get_predictor()
+    print("classifier ready", flush=True)
+
+
+def cmd_serve(args) -> int:
+    from hotline.app import create_app
+    from hotline.realtime import socketio
+
+    try:
+        app = create_app(_settings())
+    except DatabaseNotMigrated as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    warm_classifier()
+    from dispatch import periodic
+
+    periodic.start_in_process(app.extensions["hotline.db"])
+    print(f"serving on http://{args.host}:{args.port}/", flush=True)
+    socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True, use_reloader=False)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    cmd_init_db(args)
+    cmd_seed_demo(args)
+    return cmd_serve(args)
+
+
+def cmd_worker(args) -> int:
+    from rq import Worker
+
+    from dispatch import jobs, periodic
+    from hotline.realtime import external_emitter
+
+    s = _settings()
+    if not s.redis_url:
+        print("REDIS_URL is not set: on the embedded default jobs run inline, no worker is needed",
+              file=sys.stderr)
+        return 2
+    db = Database(s.database_url)
+    jobs.configure(s.redis_url, db)
+    external_emitter(s.redis_url)
+    conn = jobs.redis_connection()
+    periodic.start_cron_thread(conn)
+    worker = Worker(list(jobs.QUEUES), connection=conn)
+    worker.work(with_scheduler=True, burst=args.burst)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    p = argparse.ArgumentParser(prog="python -m hotline", description="12345 热线工单服务")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("init-db", help="create or migrate the database named by DATABASE_URL").set_defaults(fn=cmd_init_db)
+    sub.add_parser("seed-demo", help="load demo units, categories, routing and accounts").set_defaults(fn=cmd_seed_demo)
+    t = sub.add_parser("create-token", help="print a new API token for USERNAME (last line)")
+    t.add_argument("username")
+    t.add_argument("--name", default="cli")
+    t.set_defaults(fn=cmd_create_token)
+    for name, fn in (("serve", cmd_serve), ("demo", cmd_demo)):
+        sp = sub.add_parser(name, help="serve the console and API" if name == "serve"
+                            else "init-db + seed-demo + serve")
+        sp.add_argument("--host", default="127.0.0.1")
+        sp.add_argument("--port", type=int, default=5000)
+        sp.set_defaults(fn=fn)
+    w = sub.add_parser("worker", help="run an rq worker with the scheduler (needs REDIS_URL)")
+    w.add_argument("--burst", action="store_true", help="stop when the queues are empty")
+    w.set_defaults(fn=cmd_worker)
+    args = p.parse_args(argv)
+    return args.fn(args)

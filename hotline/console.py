@@ -1,0 +1,85 @@
+"""Console pages (zh-CN).  Pages are Jinja shells; data comes from the JSON
+API through static/console.js, and live changes over Socket.IO."""
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+
+from dispatch.workflow import TRANSITIONS
+from hotline.auth import authenticate, current_actor, page_auth
+from hotline.services import db
+from models import CHANNELS, REQUEST_TYPES, STATUSES, URGENCIES, Unit
+
+bp = Blueprint("console", __name__)
+HOME_BY_ROLE = {"agent": "console.intake", "department": "console.inbox", "dispatcher": "console.inbox",
+                "coordinator": "console.inbox", "supervisor": "console.inbox", "admin": "console.inbox"}
+
+
+@bp.app_context_processor
+def inject():
+    actor = current_actor(required=False) if request.endpoint not in (None, "static") else None
+    unit = None
+    if actor:
+        with db().session() as s:
+            u = s.get(Unit, actor.unit_id)
+            unit = u.name if u else ""
+    return {"actor": actor, "unit_name": unit, "STATUSES": STATUSES, "CHANNELS": CHANNELS,
+            "URGENCIES": URGENCIES, "REQUEST_TYPES": REQUEST_TYPES,
+            "ACTION_LABELS": {k: t.label for k, t in TRANSITIONS.items()},
+            "ACTION_REQUIRED": {k: list(t.required) for k, t in TRANSITIONS.items()}}
+
+
+@bp.get("/")
+def home():
+    actor = current_actor(required=False)
+    if actor is None:
+        return redirect(url_for("console.login"))
+    return redirect(url_for(HOME_BY_ROLE.get(actor.role, "console.inbox")))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        user = authenticate(request.form.get("username", "").strip(), request.form.get("password", ""))
+        if user is None:
+            error = "用户名或密码错误"
+        else:
+            session.clear()
+            session["uid"] = user.id
+            nxt = request.args.get("next", "")
+            # Only same-site paths: no open redirect.
+            if not nxt.startswith("/") or nxt.startswith("//") or urlparse(nxt).netloc:
+                nxt = url_for("console.home")
+            return redirect(nxt)
+    return render_template("login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("console.login"))
+
+
+@bp.get("/intake")
+@page_auth("agent", "dispatcher", "admin")
+def intake():
+    return render_template("intake.html")
+
+
+@bp.get("/inbox")
+@page_auth()
+def inbox():
+    return render_template("inbox.html")
+
+
+@bp.get("/tickets/<int:ticket_id>")
+@page_auth()
+def ticket(ticket_id: int):
+    return render_template("ticket.html", ticket_id=ticket_id)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

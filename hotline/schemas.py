@@ -1,0 +1,92 @@
+"""Request bodies, validated with pydantic.  Errors become 422 with the
+offending fields named by their JSON path."""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from flask import request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from dispatch.errors import DomainError, Invalid
+from models import CHANNELS, REQUEST_TYPES, URGENCIES
+
+Channel = Literal[tuple(CHANNELS)]  # type: ignore[valid-type]
+Urgency = Literal[tuple(URGENCIES)]  # type: ignore[valid-type]
+RequestType = Literal[tuple(REQUEST_TYPES)]  # type: ignore[valid-type]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Caller(Strict):
+    name: str = Field("", max_length=100)
+    phone: str = Field("", max_length=32, pattern=r"^[0-9+\-\s*()]*$")
+
+
+class TicketIn(Strict):
+    channel: Channel = "phone"
+    caller: Caller = Field(default_factory=Caller)
+    description: str = Field(min_length=1, max_length=5000)
+    address: str = Field("", max_length=300)
+    subject: str = Field("", max_length=200)
+    urgency: Urgency = "general"
+    request_type: RequestType = "complaint"
+    confidential: bool = False
+    category: Optional[str] = Field(None, max_length=300)
+    unit_id: Optional[int] = None
+    call_id: Optional[str] = Field(None, max_length=64)
+    transcript: str = Field("", max_length=100_000)
+
+
+class ActionIn(Strict):
+    expected_version: Optional[int] = None
+    reason: Optional[str] = Field(None, max_length=2000)
+    reply_text: Optional[str] = Field(None, max_length=5000)
+    unit_id: Optional[int] = None
+    days: Optional[int] = None
+    satisfaction: Optional[str] = Field(None, max_length=32)
+    note: Optional[str] = Field(None, max_length=2000)
+    into_ticket_id: Optional[int] = None
+    suggested_unit: Optional[str] = Field(None, max_length=200)
+
+
+class SuggestIn(Strict):
+    description: str = Field(min_length=1, max_length=5000)
+    subject: str = Field("", max_length=200)
+    address: str = Field("", max_length=300)
+    category: Optional[str] = Field(None, max_length=300)
+
+    @field_validator("description")
+    @classmethod
+    def not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be blank")
+        return v
+
+
+class BadJSON(DomainError):
+    status, code = 400, "invalid_json"
+
+
+class UnsupportedMedia(DomainError):
+    status, code = 415, "unsupported_media_type"
+
+
+def parse(model: type[BaseModel]):
+    """Parse the request's JSON body into ``model`` or raise a clear error."""
+    if request.content_length == 0 or not request.get_data(cache=True):
+        data = {}
+    else:
+        if not request.is_json:
+            raise UnsupportedMedia("请求体须为 JSON（Content-Type: application/json）")
+        data = request.get_json(silent=True)
+        if data is None:
+            raise BadJSON("请求体不是合法的 JSON")
+    if not isinstance(data, dict):
+        raise Invalid("请求体须为 JSON 对象", {"body": "expected an object"})
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        fields = {".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in e.errors()}
+        raise Invalid("字段校验失败", fields, code="validation_failed") from None

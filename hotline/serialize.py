@@ -1,0 +1,59 @@
+"""Tickets as JSON, with what the reader may not see taken out: phone numbers
+are masked for handling units, and a confidential caller (保密) is hidden
+from them entirely."""
+from __future__ import annotations
+
+from dispatch.access import Actor
+from dispatch.workflow import allowed_actions
+from models import CHANNELS, STATUSES, URGENCIES, Ticket, TicketEvent
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678: at least four characters hidden, at most the last four
+    and first three shown."""
+    p = phone.strip()
+    n = len(p)
+    tail = 4 if n >= 8 else 0
+    head = min(3, max(0, n - tail - 4))
+    return p[:head] + "*" * (n - head - tail) + (p[-tail:] if tail else "")
+
+
+def _iso(v):
+    return v.isoformat() if v else None
+
+
+def ticket_json(t: Ticket, actor: Actor) -> dict:
+    if actor.on_platform:
+        name, phone = t.caller_name, t.caller_phone
+    elif t.confidential:
+        name, phone = "（保密）", ""
+    else:
+        name, phone = t.caller_name, mask_phone(t.caller_phone)
+    return {
+        "id": t.id, "number": t.number, "channel": t.channel, "channel_label": CHANNELS.get(t.channel),
+        "status": t.status, "status_label": STATUSES.get(t.status), "version": t.version,
+        "request_type": t.request_type, "urgency": t.urgency, "urgency_label": URGENCIES.get(t.urgency),
+        "confidential": t.confidential,
+        "caller": {"name": name, "phone": phone},
+        "subject": t.subject, "description": t.description, "address": t.address,
+        "division_code": t.division_code,
+        "category": ({"code": t.category.code, "name": t.category.full_name, "confidence": t.category_confidence}
+                     if t.category else {"code": None, "name": None, "confidence": t.category_confidence}),
+        "needs_review": t.needs_review,
+        "platform": {"id": t.platform.id, "code": t.platform.code, "name": t.platform.name},
+        "responsible_unit": ({"id": t.responsible_unit.id, "code": t.responsible_unit.code,
+                              "name": t.responsible_unit.name} if t.responsible_unit else None),
+        "sign_due_at": _iso(t.sign_due_at), "due_at": _iso(t.due_at),
+        "dispatched_at": _iso(t.dispatched_at), "signed_at": _iso(t.signed_at),
+        "replied_at": _iso(t.replied_at), "closed_at": _iso(t.closed_at),
+        "reply_text": t.reply_text, "return_count": t.return_count,
+        "merged_into_id": t.merged_into_id, "call_id": t.call_id,
+        "created_at": _iso(t.created_at), "updated_at": _iso(t.updated_at),
+        "allowed_actions": allowed_actions(t.status, actor.role),
+    }
+
+
+def event_json(e: TicketEvent) -> dict:
+    return {"id": e.id, "at": _iso(e.at), "action": e.action, "from_status": e.from_status,
+            "to_status": e.to_status, "actor": e.actor.username if e.actor else None,
+            "actor_name": e.actor_label, "reason": e.reason, "payload": e.payload}

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from dispatch import clocks, events, routing
+from dispatch import clocks, events, hooks, routing
 from dispatch.access import Actor, can_see
 from dispatch.errors import Conflict, Forbidden, Invalid, NotFound
 from dispatch.workflow import SATISFACTION, transition
@@ -160,8 +160,11 @@ class TicketService:
                 else:
                     t.needs_review = True
                 s.flush()
+                after_commit: list = []
+                for ev in new_events:
+                    hooks.run(s, t, ev, after_commit)
                 notices = self._notices(t, new_events)
-            self._publish(notices)
+            self._after_commit(notices, after_commit)
             return t, True
         except IntegrityError:
             # Two requests with one Idempotency-Key raced; the other one won.
@@ -203,8 +206,10 @@ class TicketService:
                 ev = self._event(s, t, actor, action, from_status, t.status, now,
                                  reason=str(params.get("reason") or ""), payload=payload or {})
                 s.flush()
+                after_commit = []
+                hooks.run(s, t, ev, after_commit)
                 notices = self._notices(t, [ev])
-            self._publish(notices)
+            self._after_commit(notices, after_commit)
             return t
         except StaleDataError:
             with self.db.session() as s:
@@ -329,9 +334,16 @@ class TicketService:
         return out
 
     @staticmethod
-    def _publish(notices) -> None:
+    def _after_commit(notices, callbacks) -> None:
         for name, payload, rooms in notices:
             events.publish(name, payload, rooms)
+        for fn in callbacks:
+            try:
+                fn()
+            except Exception:
+                # Committed work is safe; the periodic sweeps redo what a
+                # failed after-commit step (e.g. an enqueue) left undone.
+                log.exception("after-commit step %r failed", fn)
 
 
 def summary(t: Ticket) -> dict:

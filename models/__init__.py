@@ -9,6 +9,7 @@ from models.catalog import Category, RoutingRule
 from models.tickets import Ticket, TicketEvent, STATUSES, CHANNELS, URGENCIES, REQUEST_TYPES
 from models.outbox import OutboxMessage, InboundMessage
 from models.learning import ModelVersion, LabelCorrection
+from models.integrations import Linkage, Call, LINKAGE_STATES
 
 __all__ = [
     "Base", "Database", "utcnow",
@@ -17,4 +18,5 @@ __all__ = [
     "Ticket", "TicketEvent", "STATUSES", "CHANNELS", "URGENCIES", "REQUEST_TYPES",
     "OutboxMessage", "InboundMessage",
     "ModelVersion", "LabelCorrection",
+    "Linkage", "Call", "LINKAGE_STATES",
 ]

@@ -57,6 +57,13 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in [
     _t("direct_answer", "直办", {"accepted"}, "closed", {"agent", "dispatcher", "admin"}, ("reply_text",)),
     _t("cancel", "撤销", OPEN, "cancelled", DISPATCHERS, ("reason",)),
     _t("note", "备注", OPEN | {"closed"}, None, PLATFORM_ROLES | DEPARTMENT, ("reason",)),
+    # Linkage with 110 and the social-governance (综治) platform (integrations/).
+    _t("transfer_to_110", "推送110", OPEN, None, {"agent", "dispatcher", "coordinator", "admin"}, ("reason",)),
+    _t("three_way_call", "三方通话", OPEN, None, {"agent", "dispatcher", "coordinator"}, ("reason",)),
+    _t("push_to_governance", "推送综治", OPEN, None, {"dispatcher", "coordinator", "admin"}, ("reason",)),
+    # A peer's news recorded by its system actor (acknowledgement, feedback, status).
+    _t("linkage_update", "联动回执", OPEN | {"closed", "archived", "merged", "cancelled"}, None, {"system"},
+       ("reason",)),
 ]}
 
 SATISFACTION = {"satisfied": "满意", "basically_satisfied": "基本满意",

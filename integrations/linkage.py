@@ -1,0 +1,174 @@
+"""What the 110 and 综治 adapters share: system actors, the ``Linkage`` rows
+the coordinators' board shows, and recording a peer's message on a ticket.
+
+A peer's message changes a ticket only through ``TicketService`` (the
+``linkage_update`` action, or the ordinary actions with a system actor).
+``in_change`` lets the adapter put its own rows into that same transaction:
+the ``InboundMessage`` that makes a replay impossible, the linkage state and
+the structured payload of the event.  It works through a hook that reads a
+context variable set around the service call, so the ticket change, the
+linkage and the replay record commit together or not at all.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch import events, hooks
+from dispatch.access import Actor
+from dispatch.services import TicketService
+from models import Database, InboundMessage, Linkage, Ticket, TicketEvent, Unit, utcnow
+
+log = logging.getLogger(__name__)
+SYSTEM_ROLE = "system"
+LABELS = {"police110": "110联动平台", "governance": "综治平台", "telephony": "话务平台", "open311": "Open311"}
+
+
+def system_actor(peer: str) -> Actor:
+    """The peer itself, recording its news on a ticket (role ``system``)."""
+    return Actor(None, peer, SYSTEM_ROLE, None, "province_platform", "/", LABELS.get(peer, peer))
+
+
+def platform_actor(s: Session, peer: str) -> Actor:
+    """The city platform that accepts what a peer pushes to 12345
+    (``HOTLINE_LINKAGE_PLATFORM``: a unit code; default the first city
+    platform)."""
+    code = os.environ.get("HOTLINE_LINKAGE_PLATFORM", "").strip()
+    q = select(Unit).where(Unit.active.is_(True))
+    q = q.where(Unit.code == code) if code else q.where(Unit.kind == "city_platform").order_by(Unit.id)
+    unit = s.scalar(q.limit(1))
+    if unit is None:
+        raise LookupError(f"no platform for {peer}: set HOTLINE_LINKAGE_PLATFORM to a platform's unit code")
+    return Actor(None, peer, "agent", unit.id, unit.kind, unit.path, LABELS.get(peer, peer))
+
+
+def unit_actor(unit: Unit, peer: str, role: str = "department") -> Actor:
+    """The peer acting for a unit (e.g. 综治 closing a ticket on behalf of
+    the unit responsible for it)."""
+    return Actor(None, peer, role, unit.id, unit.kind, unit.path, f"{LABELS.get(peer, peer)}（代{unit.name}）")
+
+
+def service(db: Database) -> TicketService:
+    return TicketService(db)
+
+
+# ------------------------------------------------------------------ in-transaction extras
+Apply = Callable[[Session, Ticket, TicketEvent, list], None]
+
+
+@dataclass
+class Pending:
+    peer: str
+    message_id: str | None
+    payload: dict = field(default_factory=dict)
+    apply: Apply | None = None
+    result: dict = field(default_factory=dict)
+    consumed: bool = False
+    ticket_id: int | None = None
+
+
+_pending: contextvars.ContextVar[Pending | None] = contextvars.ContextVar("linkage_pending", default=None)
+
+
+@contextlib.contextmanager
+def in_change(peer: str, message_id: str | None, payload: dict | None = None, apply: Apply | None = None,
+              result: dict | None = None) -> Iterator[Pending]:
+    """Around one service call: the first event it writes gets ``payload``
+    merged in, ``apply`` runs in its transaction, and the inbound message id
+    is recorded there (a replay then fails on the unique constraint)."""
+    p = Pending(peer, message_id, dict(payload or {}), apply, dict(result or {}))
+    token = _pending.set(p)
+    try:
+        yield p
+    finally:
+        _pending.reset(token)
+
+
+@hooks.on_ticket_event
+def _apply_pending(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
+    p = _pending.get()
+    if p is None or p.consumed:
+        return
+    p.consumed = True
+    p.ticket_id = t.id
+    if p.payload:
+        ev.payload = {**(ev.payload or {}), **p.payload}
+    if p.apply:
+        p.apply(s, t, ev, after_commit)
+    if p.message_id:
+        s.add(InboundMessage(peer=p.peer, message_id=p.message_id, ticket_id=t.id,
+                             result={**p.result, "ticket_id": t.id, "ticket_number": t.number}))
+        s.flush()
+
+
+def seen(db: Database, peer: str, message_id: str) -> InboundMessage | None:
+    with db.session() as s:
+        return s.scalar(select(InboundMessage).where(InboundMessage.peer == peer,
+                                                     InboundMessage.message_id == message_id))
+
+
+def record_inbound(db: Database, peer: str, message_id: str, ticket_id: int | None, result: dict) -> None:
+    """A message that changes no ticket (e.g. a duplicate ack) is still
+    remembered, so it is not processed twice."""
+    with db.session() as s:
+        s.add(InboundMessage(peer=peer, message_id=message_id, ticket_id=ticket_id, result=result))
+
+
+# ------------------------------------------------------------------ linkage rows
+def find(s: Session, ticket_id: int, peer: str, direction: str) -> Linkage | None:
+    return s.scalar(select(Linkage).where(Linkage.ticket_id == ticket_id, Linkage.peer == peer,
+                                          Linkage.direction == direction))
+
+
+def touch(s: Session, t: Ticket, peer: str, direction: str, after_commit: list | None, **fields) -> Linkage:
+    """Create or update the linkage of ``t`` with ``peer`` and tell the board
+    after commit."""
+    row = find(s, t.id, peer, direction)
+    now = utcnow()
+    if row is None:
+        row = Linkage(ticket_id=t.id, peer=peer, direction=direction, created_at=now, detail={})
+        s.add(row)
+    for k, v in fields.items():
+        if k == "detail":
+            row.detail = {**(row.detail or {}), **v}
+        else:
+            setattr(row, k, v)
+    row.updated_at = now
+    s.flush()
+    if after_commit is not None:
+        snapshot = linkage_json(row, t)
+        rooms = [f"unit:{t.platform_id}", "platform:all"]
+        after_commit.append(lambda: events.publish("linkage.changed", snapshot, rooms))
+    return row
+
+
+def touch_by_id(db: Database, ticket_id: int, peer: str, direction: str, **fields) -> None:
+    """Update a linkage outside a ticket change (delivery results)."""
+    after: list = []
+    with db.session() as s:
+        t = s.get(Ticket, ticket_id)
+        if t is None:
+            return
+        touch(s, t, peer, direction, after, **fields)
+    for fn in after:
+        fn()
+
+
+def linkage_json(row: Linkage, t: Ticket | None = None) -> dict:
+    return {
+        "id": row.id, "ticket_id": row.ticket_id, "peer": row.peer, "peer_label": LABELS.get(row.peer, row.peer),
+        "direction": row.direction, "state": row.state, "trigger": row.trigger,
+        "external_id": row.external_id, "last_note": row.last_note, "detail": row.detail or {},
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+        "updated_at": row.updated_at.isoformat() if row.updated_at else None,
+        "seen": row.seen_at is not None,
+        "ticket": ({"number": t.number, "status": t.status, "subject": t.subject or t.description[:40],
+                    "urgency": t.urgency, "channel": t.channel} if t is not None else None),
+    }

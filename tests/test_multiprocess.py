@@ -25,16 +25,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(args, env):
-    return subprocess.Popen([sys.executable, "-m", "hotline", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def start(args, env, log_path=None):
+    """A server process whose output goes to a file (a full pipe would stall it)."""
+    import tempfile
+
+    log = open(log_path, "w") if log_path else tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    proc = subprocess.Popen([sys.executable, "-m", "hotline", *args], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc.log_path = log.name
+    return proc
 
 
 def wait_http(url, proc, timeout=120):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"server exited: {proc.stdout.read()}")
+            raise AssertionError(f"server exited: {open(getattr(proc, 'log_path', '/dev/null')).read()[-3000:]}")
         try:
             if requests.get(url, timeout=1).status_code == 200:
                 return

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.test_multiprocess import free_port, wait_http
+from tests.test_multiprocess import free_port, start, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -46,8 +46,7 @@ def server(seeded_db, database_url):
     env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="browser-test-secret-key-0123",
                HOTLINE_ENV="test")
     env.pop("REDIS_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "hotline", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = start(["serve", "--port", str(port)], env)
     try:
         wait_http(f"http://127.0.0.1:{port}/api/v1/workflow", proc)
         yield f"http://127.0.0.1:{port}"

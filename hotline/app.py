@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     app.extensions["hotline.db"] = Database(settings.database_url)
 
     from dispatch import jobs
-    from hotline import api, auth, console, errors, realtime, services
+    from hotline import api, auth, console, errors, realtime, services, webhooks
 
     jobs.configure(settings.redis_url, app.extensions["hotline.db"])
     services.init_app(app)
@@ -39,4 +39,5 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     api.init_app(app)
     console.init_app(app)
     realtime.init_app(app)
+    webhooks.init_app(app)
     return app

@@ -55,6 +55,7 @@ from dispatch.calendar import LOCAL_TZ, WorkCalendar
 
 MINUTES, HOURS, WORKING_DAYS = "minutes", "hours", "working_days"
 WORKING_DAY = timedelta(hours=24)  # one working day of working time
+_DAY = timedelta(days=1)  # a calendar day on the shifted local scale
 SIGN, CLOSE = "sign", "close"
 
 
@@ -177,7 +178,7 @@ def add_working_time(start: datetime, amount: timedelta, cal: WorkCalendar) -> d
     while True:
         day = cur.date()
         if cal.is_working_day(day):
-            end = _midnight(day) + WORKING_DAY
+            end = _midnight(day) + _DAY
             if left <= end - cur:
                 return _from_scale(cur + left, cal, start.tzinfo)
             left -= end - cur
@@ -202,7 +203,7 @@ def working_time_between(a: datetime, b: datetime, cal: WorkCalendar) -> timedel
     total, day = timedelta(0), lo.date()
     while _midnight(day) < hi:
         if cal.is_working_day(day):
-            total += min(hi, _midnight(day) + WORKING_DAY) - max(lo, _midnight(day))
+            total += min(hi, _midnight(day) + _DAY) - max(lo, _midnight(day))
         day += timedelta(days=1)
     return total
 

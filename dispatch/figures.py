@@ -1,0 +1,371 @@
+"""The figures supervisors judge a hotline by (考核指标), per unit and period.
+
+Pure queries over a SQLAlchemy ``Session``: no Flask.  The API, the .xlsx
+export, the dashboard and bench/queries.py all call ``unit_figures``.
+
+How things are counted (口径; docs/figures.md says the same for readers):
+
+- The period is a range of local dates (Asia/Shanghai), both ends included;
+  by default the current month.
+- The tickets counted are those *accepted* in the period (按受理时间统计):
+  ``created_at`` falls in it.  A report for a month therefore describes one
+  fixed set of tickets, and every rate's numerator is a subset of its
+  denominator.
+- A ticket counts for the unit that holds it now: its responsible unit, or
+  its platform while it has none (awaiting dispatch, answered directly).
+  The service restarts the clocks of a ticket that is reassigned, so the
+  holder answers for the deadlines it carries.  Returns and extension
+  requests count for the unit that made them (the actor's unit), since an
+  upheld return moves the ticket away; an upheld return counts for the unit
+  it was taken from (``previous_unit_id`` on the event).
+- Cancelled and merged tickets count as received but have no deadlines.
+- A reader sees rows only for units in their scope, as in dispatch.access:
+  a department its own row, a city platform the units of its subtree, the
+  province every unit.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Iterable
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from dispatch import workflow
+from dispatch.access import Actor, visible_clause
+from models import PLATFORM_KINDS, Ticket, TicketEvent, Unit, User
+
+LOCAL_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # no DST in China since 1991
+# Statuses whose deadlines do not apply: the ticket is not the unit's work.
+NO_DEADLINE = ("cancelled", "merged")
+# The clock is stopped in these (e.g. an "awaiting the citizen" state), so
+# they are never overdue.  Empty until the workflow defines such states.
+PAUSED = tuple(sorted(getattr(workflow, "PAUSED", frozenset())))
+OPEN = tuple(sorted(set(workflow.OPEN) - set(PAUSED)))
+EVENT_ACTIONS = ("return", "uphold_return", "reject_return", "request_extension", "approve_extension",
+                 "callback", "redo", "direct_answer")
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str          # column heading (zh-CN)
+    kind: str           # count | rate | hours
+    definition: str     # zh-CN, shown in the export's second sheet and the dashboard
+    definition_en: str
+
+
+FIGURES: list[Figure] = [
+    Figure("received", "受理量", "count",
+           "统计期内受理（创建）、现由本单位承办的工单数；无承办单位的（待派、直办）计入其平台。",
+           "Tickets accepted in the period that this unit holds now (a platform holds those with no unit)."),
+    Figure("signed", "已签收", "count", "上述工单中已签收的件数（当前一轮派单）。",
+           "Of those, tickets signed for (current assignment)."),
+    Figure("signed_on_time", "按时签收", "count", "签收时间不晚于签收时限的件数。",
+           "Signed for no later than sign_due_at."),
+    Figure("sign_on_time_rate", "按时签收率", "rate",
+           "按时签收 ÷（已签收 + 已超签收时限仍未签收），不含撤销、并单。",
+           "Signed on time / (signed + past the sign-for limit unsigned); cancelled and merged excluded."),
+    Figure("closed", "已办结", "count", "上述工单中已办结（含已归档）的件数。",
+           "Tickets closed (closed or archived)."),
+    Figure("closed_on_time", "按时办结", "count", "办结时间不晚于办结时限的件数（批准延期后的时限）。",
+           "Closed no later than due_at (as extended by approved extensions)."),
+    Figure("close_on_time_rate", "按时办结率", "rate",
+           "按时办结 ÷（已办结 + 已超办结时限仍未办结），仅计有办结时限的工单。",
+           "Closed on time / (closed + open past due_at); only tickets with a due date."),
+    Figure("overdue", "超期", "count", "现仍未办结且已过办结时限，或办结晚于时限的件数。",
+           "Open past due_at now, or closed after due_at."),
+    Figure("overdue_open", "超期未办结", "count", "现仍未办结且已过办结时限的件数。",
+           "Open past due_at now."),
+    Figure("returns", "退单", "count", "本单位对上述工单提出的退单次数。",
+           "Returns made by this unit on these tickets."),
+    Figure("returns_upheld", "退单获准", "count", "平台同意并改派的退单次数（计入退单单位）。",
+           "Returns upheld by the platform (counted for the unit that returned)."),
+    Figure("returns_rejected", "退单驳回", "count", "平台驳回的退单次数。", "Returns rejected."),
+    Figure("extensions_requested", "延期申请", "count", "本单位提出的延期申请次数。",
+           "Extension requests made by this unit."),
+    Figure("extensions_approved", "延期批准", "count", "获批准的延期次数。", "Extensions approved."),
+    Figure("callbacks", "有效回访", "count",
+           "有结果的回访次数：满意、基本满意、不满意（重办）；无法联系不计。",
+           "Callbacks with a result: satisfied, basically satisfied, unsatisfied (redo); unreachable excluded."),
+    Figure("satisfied", "满意", "count", "回访结果为满意的次数。", "Callbacks: satisfied."),
+    Figure("basically_satisfied", "基本满意", "count", "回访结果为基本满意的次数。",
+           "Callbacks: basically satisfied."),
+    Figure("unsatisfied", "不满意", "count", "回访不满意（转重办）的次数。", "Callbacks: unsatisfied (redo)."),
+    Figure("unreachable", "无法联系", "count", "回访无法联系的次数（不计入满意率）。",
+           "Callbacks: unreachable (not in the satisfaction rate)."),
+    Figure("satisfaction_rate", "满意率", "rate", "（满意 + 基本满意）÷ 有效回访。",
+           "(Satisfied + basically satisfied) / callbacks with a result."),
+    Figure("resolution_rate", "解决率", "rate",
+           "现为已办结或已归档的工单 ÷（受理量 − 撤销 − 并单）。不满意重办的工单重新办结前不算解决。",
+           "Tickets now closed or archived / (received − cancelled − merged); a redo is unresolved "
+           "until closed again."),
+    Figure("direct_answers", "直办", "count", "坐席依知识库直接答复办结的件数（计入平台）。",
+           "Tickets answered directly by the agent at intake (counted for the platform)."),
+    Figure("direct_answer_rate", "直办率", "rate", "直办 ÷ 本平台受理的工单数（仅平台行与合计）。",
+           "Direct answers / tickets accepted by the platform (platform rows and totals only)."),
+    Figure("avg_sign_hours", "平均签收时长(小时)", "hours", "从派单到签收的平均小时数。",
+           "Mean hours from dispatch to sign-for."),
+    Figure("avg_close_hours", "平均办结时长(小时)", "hours", "从派单到办结的平均小时数。",
+           "Mean hours from dispatch to closure."),
+]
+FIGURE_KEYS = [f.key for f in FIGURES]
+# Raw sums behind the figures (totals are summed from these, then derived).
+_RAW = ["received", "platform_received", "sign_due", "signed", "signed_on_time", "close_due", "closed",
+        "closed_on_time", "overdue", "overdue_open", "returns", "returns_upheld", "returns_rejected",
+        "extensions_requested", "extensions_approved", "satisfied", "basically_satisfied", "unsatisfied",
+        "unreachable", "resolved", "resolvable", "direct_answers", "sign_seconds", "sign_count",
+        "close_seconds", "close_count"]
+
+
+# ------------------------------------------------------------------ periods
+@dataclass(frozen=True)
+class Period:
+    """Local dates, both ends included."""
+    first: dt.date
+    last: dt.date
+
+    def __post_init__(self):
+        if self.last < self.first:
+            raise ValueError("the period ends before it starts")
+        if (self.last - self.first).days > 366 * 3:
+            raise ValueError("the period is longer than three years")
+
+    @classmethod
+    def month(cls, year: int, month: int) -> "Period":
+        first = dt.date(year, month, 1)
+        nxt = dt.date(year + month // 12, month % 12 + 1, 1)
+        return cls(first, nxt - dt.timedelta(days=1))
+
+    @classmethod
+    def containing(cls, moment: dt.datetime) -> "Period":
+        local = moment.astimezone(LOCAL_TZ)
+        return cls.month(local.year, local.month)
+
+    @property
+    def is_month(self) -> bool:
+        return self.first.day == 1 and self == Period.month(self.first.year, self.first.month)
+
+    @property
+    def label(self) -> str:
+        if self.is_month:
+            return f"{self.first.year}年{self.first.month}月"
+        return f"{self.first:%Y-%m-%d} 至 {self.last:%Y-%m-%d}"
+
+    def utc_bounds(self) -> tuple[dt.datetime, dt.datetime]:
+        """[start, end) in UTC."""
+        start = dt.datetime.combine(self.first, dt.time(), LOCAL_TZ)
+        end = dt.datetime.combine(self.last + dt.timedelta(days=1), dt.time(), LOCAL_TZ)
+        return start.astimezone(dt.timezone.utc), end.astimezone(dt.timezone.utc)
+
+    def previous_months(self, n: int) -> list["Period"]:
+        """The n months ending with the one this period starts in, oldest first."""
+        y, m = self.first.year, self.first.month
+        out = []
+        for _ in range(n):
+            out.append(Period.month(y, m))
+            y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+        return out[::-1]
+
+
+# ------------------------------------------------------------------ scope
+def visible_units_clause(actor: Actor):
+    """Units whose figures ``actor`` may read (mirrors dispatch.access)."""
+    if actor.is_province:
+        return Unit.id.is_not(None)
+    if actor.on_platform:
+        return Unit.path.startswith(actor.unit_path)
+    return Unit.id == actor.unit_id
+
+
+def units_in_scope(session: Session, actor: Actor, unit_id: int | None = None) -> list[Unit]:
+    """Rows of the report, in tree order.  ``unit_id`` narrows to that unit's
+    subtree; an empty list means the actor may not see it."""
+    q = select(Unit).where(visible_units_clause(actor))
+    if unit_id is not None:
+        root = session.get(Unit, unit_id)
+        if root is None:
+            return []
+        q = q.where(Unit.path.startswith(root.path))
+    return list(session.scalars(q.order_by(Unit.path)))
+
+
+# ------------------------------------------------------------------ queries
+def _seconds(later, earlier, dialect: str):
+    if dialect == "postgresql":
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def _ticket_counts(session: Session, lo: dt.datetime, hi: dt.datetime, now: dt.datetime) -> dict:
+    """Per (holder, platform): counts from the ticket columns."""
+    d = session.get_bind().dialect.name
+    t = Ticket
+    holder = func.coalesce(t.responsible_unit_id, t.platform_id)
+    live = t.status.not_in(NO_DEADLINE)
+    is_open = t.status.in_(OPEN)
+    closed = t.closed_at.is_not(None)
+    count = func.count
+    zero = 0.0
+    q = (select(
+        holder.label("unit_id"), t.platform_id,
+        count().label("received"),
+        count().filter(and_(live, t.sign_due_at.is_not(None),
+                            or_(t.signed_at.is_not(None), t.sign_due_at < now))).label("sign_due"),
+        count().filter(and_(live, t.signed_at.is_not(None))).label("signed"),
+        count().filter(and_(live, t.signed_at <= t.sign_due_at)).label("signed_on_time"),
+        count().filter(and_(live, t.due_at.is_not(None), or_(closed, and_(is_open, t.due_at < now))))
+        .label("close_due"),
+        count().filter(and_(live, closed)).label("closed"),
+        count().filter(and_(live, closed, t.closed_at <= t.due_at)).label("closed_on_time"),
+        count().filter(and_(live, or_(and_(is_open, t.due_at < now), t.closed_at > t.due_at))).label("overdue"),
+        count().filter(and_(is_open, t.due_at < now)).label("overdue_open"),
+        count().filter(t.status.in_(("closed", "archived"))).label("resolved"),
+        count().filter(live).label("resolvable"),
+        func.coalesce(func.sum(case((and_(live, t.signed_at.is_not(None), t.dispatched_at.is_not(None)),
+                                     _seconds(t.signed_at, t.dispatched_at, d)))), zero).label("sign_seconds"),
+        count().filter(and_(live, t.signed_at.is_not(None), t.dispatched_at.is_not(None))).label("sign_count"),
+        func.coalesce(func.sum(case((and_(live, closed, t.dispatched_at.is_not(None)),
+                                     _seconds(t.closed_at, t.dispatched_at, d)))), zero).label("close_seconds"),
+        count().filter(and_(live, closed, t.dispatched_at.is_not(None))).label("close_count"),
+    ).where(t.created_at >= lo, t.created_at < hi).group_by(holder, t.platform_id))
+    out: dict[int, dict] = {}
+    for row in session.execute(q).mappings():
+        r = out.setdefault(row["unit_id"], _zero())
+        for k, v in row.items():
+            if k not in ("unit_id", "platform_id"):
+                r[k] += v or 0
+        out.setdefault(row["platform_id"], _zero())["platform_received"] += row["received"]
+    return out
+
+
+def _event_counts(session: Session, lo: dt.datetime, hi: dt.datetime) -> dict:
+    """Per unit: returns, extensions, callbacks, direct answers on the cohort."""
+    ids = session.execute(select(func.min(Ticket.id), func.max(Ticket.id))
+                          .where(Ticket.created_at >= lo, Ticket.created_at < hi)).one()
+    if ids[0] is None:
+        return {}
+    e, t = TicketEvent, Ticket
+    actor = aliased(User)
+    actor_unit = aliased(Unit)
+    unit = case(
+        (e.action == "uphold_return", e.payload["previous_unit_id"].as_integer()),
+        (actor_unit.kind.not_in(PLATFORM_KINDS), actor.unit_id),
+        else_=func.coalesce(t.responsible_unit_id, t.platform_id))
+    satisfaction = case((e.action == "callback", e.payload["satisfaction"].as_string()), else_=None)
+    inner = (select(unit.label("unit_id"), e.action.label("action"), satisfaction.label("satisfaction"))
+             .select_from(e).join(t, t.id == e.ticket_id)
+             .outerjoin(actor, actor.id == e.actor_id).outerjoin(actor_unit, actor_unit.id == actor.unit_id)
+             .where(e.action.in_(EVENT_ACTIONS), e.ticket_id.between(ids[0], ids[1]),
+                    t.created_at >= lo, t.created_at < hi)).subquery()
+    q = select(inner.c.unit_id, inner.c.action, inner.c.satisfaction, func.count()).group_by(
+        inner.c.unit_id, inner.c.action, inner.c.satisfaction)
+    key = {"return": "returns", "uphold_return": "returns_upheld", "reject_return": "returns_rejected",
+           "request_extension": "extensions_requested", "approve_extension": "extensions_approved",
+           "redo": "unsatisfied", "direct_answer": "direct_answers"}
+    out: dict[int, dict] = {}
+    for unit_id, action, sat, n in session.execute(q):
+        if unit_id is None:
+            continue
+        r = out.setdefault(unit_id, _zero())
+        if action == "callback":
+            # "unsatisfied" is refused by the service today (that is a redo),
+            # but count it if a callback ever records it.
+            if sat in ("satisfied", "basically_satisfied", "unsatisfied", "unreachable"):
+                r[sat] += n
+        else:
+            r[key[action]] += n
+    return out
+
+
+def _zero() -> dict:
+    return {k: 0 for k in _RAW}
+
+
+def _ratio(a, b):
+    return round(a / b, 4) if b else None
+
+
+def derive(raw: dict, platform: bool) -> dict:
+    """The published figures from the raw sums."""
+    callbacks = raw["satisfied"] + raw["basically_satisfied"] + raw["unsatisfied"]
+    return {
+        "received": raw["received"], "signed": raw["signed"], "signed_on_time": raw["signed_on_time"],
+        "sign_on_time_rate": _ratio(raw["signed_on_time"], raw["sign_due"]),
+        "closed": raw["closed"], "closed_on_time": raw["closed_on_time"],
+        "close_on_time_rate": _ratio(raw["closed_on_time"], raw["close_due"]),
+        "overdue": raw["overdue"], "overdue_open": raw["overdue_open"],
+        "returns": raw["returns"], "returns_upheld": raw["returns_upheld"],
+        "returns_rejected": raw["returns_rejected"],
+        "extensions_requested": raw["extensions_requested"], "extensions_approved": raw["extensions_approved"],
+        "callbacks": callbacks, "satisfied": raw["satisfied"],
+        "basically_satisfied": raw["basically_satisfied"], "unsatisfied": raw["unsatisfied"],
+        "unreachable": raw["unreachable"],
+        "satisfaction_rate": _ratio(raw["satisfied"] + raw["basically_satisfied"], callbacks),
+        "resolution_rate": _ratio(raw["resolved"], raw["resolvable"]),
+        "direct_answers": raw["direct_answers"],
+        "direct_answer_rate": _ratio(raw["direct_answers"], raw["platform_received"]) if platform else None,
+        "avg_sign_hours": round(raw["sign_seconds"] / raw["sign_count"] / 3600, 2) if raw["sign_count"] else None,
+        "avg_close_hours": (round(raw["close_seconds"] / raw["close_count"] / 3600, 2)
+                            if raw["close_count"] else None),
+    }
+
+
+@dataclass
+class Report:
+    period: Period
+    generated_at: dt.datetime
+    rows: list[dict]        # {"unit": {...}, "figures": {...}}
+    totals: dict
+
+    def as_json(self) -> dict:
+        return {
+            "period": {"from": self.period.first.isoformat(), "to": self.period.last.isoformat(),
+                       "label": self.period.label, "timezone": "Asia/Shanghai"},
+            "generated_at": self.generated_at.isoformat(),
+            "rows": self.rows, "totals": self.totals,
+        }
+
+
+def unit_figures(session: Session, actor: Actor, period: Period, now: dt.datetime,
+                 unit_id: int | None = None, units: Iterable[Unit] | None = None) -> Report:
+    """One row per unit in the actor's scope (or ``unit_id``'s subtree), and
+    a totals row.  ``now`` decides what is overdue."""
+    units = list(units) if units is not None else units_in_scope(session, actor, unit_id)
+    lo, hi = period.utc_bounds()
+    tickets = _ticket_counts(session, lo, hi, now)
+    events = _event_counts(session, lo, hi)
+    rows, total = [], _zero()
+    for u in units:
+        raw = _zero()
+        for part in (tickets.get(u.id), events.get(u.id)):
+            for k, v in (part or {}).items():
+                raw[k] += v
+        for k in _RAW:
+            total[k] += raw[k]
+        rows.append({"unit": {"id": u.id, "code": u.code, "name": u.name, "kind": u.kind,
+                              "parent_id": u.parent_id},
+                     "figures": derive(raw, u.kind in PLATFORM_KINDS)})
+    # The direct-answer rate of the totals is over everything received.
+    totals = derive(total | {"platform_received": total["received"]}, True)
+    return Report(period, now, rows, totals)
+
+
+def trend(session: Session, actor: Actor, period: Period, months: int, now: dt.datetime,
+          unit_id: int | None = None) -> list[dict]:
+    """Totals for each of ``months`` months ending with ``period``'s month."""
+    units = units_in_scope(session, actor, unit_id)
+    return [{"month": p.first.strftime("%Y-%m"), "label": p.label,
+             "totals": unit_figures(session, actor, p, now, units=units).totals}
+            for p in period.previous_months(months)]
+
+
+def overdue_tickets(session: Session, actor: Actor, now: dt.datetime, limit: int = 50,
+                    offset: int = 0) -> tuple[int, list[Ticket]]:
+    """Open tickets past their close deadline that ``actor`` may see, the
+    most overdue first (the 督办 list)."""
+    q = select(Ticket).where(visible_clause(actor), Ticket.status.in_(OPEN), Ticket.due_at < now)
+    total = session.scalar(select(func.count()).select_from(q.subquery()))
+    rows = session.scalars(q.order_by(Ticket.due_at, Ticket.id).offset(offset).limit(limit)).all()
+    return total, list(rows)

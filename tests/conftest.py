@@ -52,38 +52,86 @@ def pg_url():
     return url
 
 
-def _fresh_database_url(pg_url: str | None, tmp_path) -> tuple[str, callable]:
-    if pg_url is None:
-        return f"sqlite:///{tmp_path}/test.db", (lambda: None)
-    name = "hl_" + uuid.uuid4().hex[:12]
+def _pg_create(pg_url: str, name: str, template: str | None = None) -> str:
     admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    base, _, _ = pg_url.rpartition("/")
-    url = f"{base}/{name}"
+        c.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+    admin.dispose()
+    return f"{pg_url.rpartition('/')[0]}/{name}"
 
-    def drop():
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
-    return url, drop
+def _pg_drop(pg_url: str, name: str) -> None:
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _templates(pg_url, tmp_path_factory):
+    """Migrated and seeded template databases, built once per run: cloning
+    one (CREATE DATABASE … TEMPLATE, or a file copy) costs a tenth of
+    migrating and seeding for every test."""
+    from hotline.seed import seed_demo
+    from models.migrate import upgrade
+
+    built: dict[str, str] = {}
+    tag = uuid.uuid4().hex[:8]
+    folder = tmp_path_factory.mktemp("templates")
+
+    def get(kind: str) -> str:
+        if kind not in built:
+            name = f"hl_tpl_{kind}_{tag}"
+            url = _pg_create(pg_url, name) if pg_url else f"sqlite:///{folder}/{name}.db"
+            upgrade(url)
+            if kind == "seeded":
+                database = Database(url)
+                seed_demo(database, password="test-password")
+                database.dispose()
+            built[kind] = name if pg_url else f"{folder}/{name}.db"
+        return built[kind]
+
+    yield get
+    if pg_url:
+        for name in built.values():
+            _pg_drop(pg_url, name)
 
 
 @pytest.fixture
-def database_url(pg_url, tmp_path):
-    """URL of a fresh, empty database for this test (dropped afterwards)."""
-    url, drop = _fresh_database_url(pg_url, tmp_path)
+def empty_database_url(pg_url, tmp_path):
+    """URL of a fresh database with no tables at all."""
+    if pg_url is None:
+        yield f"sqlite:///{tmp_path}/empty.db"
+        return
+    name = "hl_" + uuid.uuid4().hex[:12]
+    url = _pg_create(pg_url, name)
     yield url
-    drop()
+    _pg_drop(pg_url, name)
+
+
+@pytest.fixture
+def database_url(request, pg_url, tmp_path, _templates):
+    """URL of a fresh database for this test, migrated to the newest
+    revision (and already seeded when the test asks for ``seeded_db``);
+    dropped afterwards."""
+    import shutil
+
+    kind = "seeded" if "seeded_db" in request.fixturenames else "migrated"
+    template = _templates(kind)
+    if pg_url is None:
+        path = tmp_path / "test.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    name = "hl_" + uuid.uuid4().hex[:12]
+    url = _pg_create(pg_url, name, template=template)
+    yield url
+    _pg_drop(pg_url, name)
 
 
 @pytest.fixture
 def db(database_url):
-    """A models.Database on a fresh schema (created by the migrations)."""
-    from models.migrate import upgrade
-
-    upgrade(database_url)
+    """A models.Database on a fresh, migrated schema."""
     database = Database(database_url)
     yield database
     database.dispose()
@@ -116,9 +164,7 @@ def redis_conn(redis_url):
 
 @pytest.fixture
 def seeded_db(db):
-    from hotline.seed import seed_demo
-
-    seed_demo(db, password="test-password")
+    """The demo data (password "test-password"), cloned from the seeded template."""
     return db
 
 

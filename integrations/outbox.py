@@ -234,7 +234,7 @@ def deliver(message_id: int, db: Database | None = None) -> str:
                     _job_tag(), msg["id"], msg["attempts"], outcome)
         return "skipped"
     log_fn = log.info if outcome == "sent" else log.warning
-    log_fn("outbox %s: %s %s→%s attempt %s: %s %s", _job_tag(), msg["id"], msg["kind"], msg["peer"],
+    log_fn("outbox %s: %s %s→%s attempt %s: %s %s %s", _job_tag(), msg["id"], msg["kind"], msg["peer"],
            msg["attempts"], outcome, status if status is not None else "", err)
     handler = {"sent": _on_delivered, "dead": _on_dead}.get(outcome, {}).get(msg["kind"])
     if handler:

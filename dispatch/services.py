@@ -132,8 +132,11 @@ class TicketService:
                     transcript=data.transcript, extra=dict(data.extra), created_by_id=actor.user_id,
                     intake_key=intake_key, created_at=now, updated_at=now,
                 )
-                predicted = s.scalar(select(Category).where(Category.level == 1,
-                                                            Category.name == (sug.top[0][0] if sug.top else "")))
+                t.category, t.platform = sug.category, platform
+                predicted_name = sug.top[0][0] if sug.top else ""
+                predicted = sug.category if sug.category is not None and sug.category.level == 1 \
+                    and sug.category.name == predicted_name else \
+                    s.scalar(select(Category).where(Category.level == 1, Category.name == predicted_name))
                 t.suggested_category_id = predicted.id if predicted else None
                 s.add(t)
                 s.flush()

@@ -34,7 +34,8 @@ def create_ticket():
                       transcript=body.transcript)
     actor = current_actor()
     ticket, created = tickets().create_ticket(actor, data, key)
-    return jsonify(_load(ticket.id, actor)), 201 if created else 200
+    # A fresh ticket carries everything it needs; a replayed one is re-read.
+    return jsonify(ticket_json(ticket, actor) if created else _load(ticket.id, actor)), 201 if created else 200
 
 
 @bp.get("/tickets")

@@ -13,7 +13,10 @@ How :func:`parse_address` reads free text
 * Province first, then a city inside it, then an area inside the city (or the
   province).  Missing upper levels are filled from the lower one's code.
 * A short area name (花溪) is trusted only inside a context: the province or
-  city mentioned, or the ``default_province``/``default_city``.  A full area
+  city mentioned, or the ``default_province``/``default_city``.  Weak names
+  (short forms, two-character names such as 和县, generic ones such as
+  老城区) must also stand at the start of a phrase, after a lead-in (在, 到,
+  住 …) or right after the province/city: 蓝天白云 is not 白云区.  A full area
   name found in several places (白云区: 贵阳 and 广州) is resolved by that same
   context; if it stays ambiguous, the area is left empty and the candidates
   are listed in ``Place.ambiguous`` (no guess).
@@ -58,11 +61,18 @@ _ETHNIC_TAIL = re.compile(
 _SHORT_STOPLIST = {
     "市中", "城中", "城关", "城东", "城西", "城南", "城北", "新城", "新华", "和平", "长安",
     "向阳", "中心", "开发", "高新", "经开", "新区", "东区", "西区", "南区", "北区", "中区",
-    "阿里", "中华", "人民", "解放", "建设", "胜利", "友谊", "团结", "光明", "红旗", "东风",
+    "阿里", "日照", "安康", "中华", "人民", "解放", "建设", "胜利", "友谊", "团结", "光明", "红旗", "东风",
 }
+# Full area names that are also ordinary words (老城区 "old town"): trusted
+# only where a weak name is (see _anchored).
+_GENERIC_AREAS = {"城区", "矿区", "郊区", "老城区", "新城区", "西区", "东区", "市中区", "城中区",
+                  "城关区", "城东区", "城西区", "城北区", "河东区", "河西区", "江北区", "江南区",
+                  "新华区", "和平区", "长安区", "向阳区", "青山区", "南山区", "宝山区", "中山区"}
+# Words that often lead into a place name: "住在花溪", "到凯里".
+_LEAD_INS = set("在于到至往住从去来位")
 _ROAD_NEXT1 = set("路街巷道弄里")
 _ROAD_NEXT2 = {"大道", "大街", "东路", "西路", "南路", "北路", "中路", "一路", "二路", "三路",
-               "小区", "广场", "公园", "大厦", "中学", "小学", "大学", "医院", "车站"}
+               "公路", "小区", "广场", "公园", "大厦", "中学", "小学", "大学", "医院", "车站"}
 
 
 @dataclass(frozen=True)
@@ -287,6 +297,15 @@ def _scan(text: str, index: dict, max_len: int, taken: set[int] | None = None) -
     return hits
 
 
+def _anchored(text: str, hit: _Hit, after: set[int]) -> bool:
+    """A weak name is trusted at the start of the text or of a phrase, after a
+    lead-in word, or right after a province or city that was found."""
+    if hit.start == 0 or hit.start in after:
+        return True
+    prev = text[hit.start - 1]
+    return prev in _LEAD_INS or not ("\u4e00" <= prev <= "\u9fff")
+
+
 def _under(code: str, parent: str | None) -> bool:
     return parent is None or code.startswith(parent)
 
@@ -318,6 +337,9 @@ def parse_address(text: str | None, default_province: str | None = "52",
     used: set[int] = set()
     ambiguous: tuple[str, ...] = ()
 
+    def anchors() -> set[int]:
+        return {sp.end for sp in spans.values()}
+
     def take(level: str, code: str, hit_no: int) -> None:
         found[level] = code
         h = hits[hit_no]
@@ -334,7 +356,9 @@ def parse_address(text: str | None, default_province: str | None = "52",
     for n, h in enumerate(hits):
         if n in used:
             continue
-        cities = [code for lvl, code, _ in h.cands if lvl == CITY and _under(code, province)]
+        cities = [code for lvl, code, full in h.cands if lvl == CITY and _under(code, province)
+                  and (full or len(h.text) > 2 or _under(code, default_province or "-")
+                       or _anchored(text, h, anchors()))]
         if cities:
             code, amb = _pick(cities, default_city, default_province)
             if code:
@@ -348,7 +372,9 @@ def parse_address(text: str | None, default_province: str | None = "52",
         if n in used and not same_as_city:  # 东莞市 is both a city and its only area
             continue
         areas = [(code, full) for lvl, code, full in h.cands
-                 if lvl == AREA and _under(code, city or province)]
+                 if lvl == AREA and _under(code, city or province)
+                 and (full and len(h.text) > 2 and h.text not in _GENERIC_AREAS
+                      or _anchored(text, h, anchors()))]
         if not city and not province:
             # Without a named context a short form must fall inside the defaults.
             areas = [(c, f) for c, f in areas if f or _under(c, default_city or default_province or "-")]

@@ -90,6 +90,17 @@ def test_roads_named_after_places_are_not_places():
     assert parse_address("中华南路").division_code is None
 
 
+@pytest.mark.parametrize("text, code", [
+    ("蓝天白云", None),             # 白云 as a word, not 白云区
+    ("我住在花溪", "520111"),        # lead-in 在
+    ("住宅采光、日照不足", None),      # 日照 the word, not 日照市
+    ("城市老城区改造", None),         # 老城区 the word, not 洛阳's district
+    ("贵阳白云", "520113"),          # right after the city
+])
+def test_weak_names_need_an_anchor(text, code):
+    assert parse_address(text).division_code == code
+
+
 def test_street_within_default_city():
     assert parse_address("老城街道").division_code is None  # no area, no city: not searched
     p = parse_address("老城街道", default_city="5203")

@@ -260,3 +260,20 @@ def test_later_day_start_moves_rest_day_clocks(cal):
 def test_urgency_enum_is_accepted_like_its_string(cal):
     start = at(2026, 11, 20, 16)
     assert sign_due(start, sla.Urgency.GENERAL, cal) == sign_due(start, "general", cal)
+
+
+@pytest.mark.filterwarnings("ignore::dispatch.calendar.ProvisionalCalendarWarning")
+def test_adding_and_measuring_working_time_agree(cal):
+    # Property, over seeded random starts in 2026 (every weekend and holiday
+    # included): the working time from start to start + d is d, and the result
+    # never lands in rest time unless d is zero.
+    import random
+
+    rng = random.Random(12345)
+    for _ in range(300):
+        start = at(2026, 1, 1) + timedelta(minutes=rng.randrange(0, 364 * 24 * 60))
+        amount = timedelta(minutes=rng.randrange(1, 15 * 24 * 60))
+        end = sla.add_working_time(start, amount, cal)
+        assert working_time_between(start, end, cal) == amount, (start, amount)
+        shifted = end.astimezone(CST) - timedelta(hours=9, minutes=1)
+        assert cal.is_working_day(shifted.date()) or end.astimezone(CST).time() == cal.day_start

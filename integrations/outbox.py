@@ -281,3 +281,10 @@ def retry_dead(db: Database, message_id: int) -> bool:
 
 
 periodic.declare("outbox-sweep", "integrations.outbox.sweep", policy().sweep_every)
+
+# Every process that delivers messages or changes tickets (web, worker, CLI)
+# imports this module; registering the adapters here puts their hooks and
+# delivery follow-ups in all of them.
+from integrations import register as _register  # noqa: E402
+
+_register()

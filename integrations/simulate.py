@@ -69,6 +69,7 @@ class PeerSimulator:
         self.responses: dict[str, dict] = {}      # Idempotency-Key → first response
         self.refused: list[str] = []              # why requests were refused
         self.webhooks_sent: list[dict] = []
+        self.arrivals = 0                         # requests that reached /messages, answered or not
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread: threading.Thread | None = None
@@ -94,7 +95,8 @@ class PeerSimulator:
             keys = [d["key"] for d in self.deliveries if d["accepted"]]
             return {"peer": self.peer, "mode": self.mode.as_dict(), "delivered": len(keys),
                     "unique": len(set(keys)), "duplicates": len(keys) - len(set(keys)),
-                    "refused": len(self.refused), "webhooks_sent": len(self.webhooks_sent)}
+                    "refused": len(self.refused), "webhooks_sent": len(self.webhooks_sent),
+                    "arrivals": self.arrivals}
 
     def unique_keys(self) -> set[str]:
         with self.lock:
@@ -136,6 +138,8 @@ class PeerSimulator:
                     return self._send(200, sim.mode.as_dict())
                 if self.path != "/messages":
                     return self._send(404, {"error": "not found"})
+                with sim.lock:
+                    sim.arrivals += 1
                 m = sim.mode
                 if m.drop > 0:
                     m.drop -= 1

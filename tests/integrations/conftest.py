@@ -85,9 +85,34 @@ class Worker:
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
+    def tree(self) -> list[int]:
+        """The worker and its descendants (rq's work-horse calls setsid(),
+        so it is not in the worker's process group)."""
+        if not self.proc:
+            return []
+        parents: dict[int, list[int]] = {}
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                try:
+                    ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                parents.setdefault(ppid, []).append(int(d.name))
+        out, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            todo.extend(parents.get(pid, []))
+        return out
+
     def kill(self, sig=signal.SIGKILL) -> None:
+        """Send ``sig`` to the worker and every process it started."""
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
+            for pid in self.tree():
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
             self.proc.wait(timeout=10)
 
     def stop(self) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from dispatch.access import visible_clause
-from dispatch.errors import Forbidden, Invalid, NotFound
+from dispatch.errors import Conflict, Forbidden, Invalid, NotFound
 from hotline.auth import api_auth, csrf, current_actor
 from hotline.errors import error_response
 from hotline.services import db
@@ -61,12 +61,19 @@ def receive(peer: str):
         return error_response(400, "invalid_json", "请求体不是合法的 JSON")
     if not isinstance(data, dict):
         return error_response(422, "invalid", "请求体须为 JSON 对象")
-    try:
-        status, result = handler(db(), data, verified.message_id)
-    except IntegrityError:
-        # The same message raced in twice; the other copy won.
-        return _refuse(409, "replayed", "该消息已处理过（重放）", peer,
-                       f"message id {verified.message_id!r} committed concurrently")
+    for attempt in range(3):
+        try:
+            status, result = handler(db(), data, verified.message_id)
+            break
+        except IntegrityError:
+            # The same message raced in twice; the other copy won.
+            return _refuse(409, "replayed", "该消息已处理过（重放）", peer,
+                           f"message id {verified.message_id!r} committed concurrently")
+        except Conflict as e:
+            # Another change to the same ticket won the race: apply ours on
+            # top of it (a peer's news does not depend on the version).
+            if e.code != "stale_version" or attempt == 2:
+                raise
     return jsonify(result), status
 
 

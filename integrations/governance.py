@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from dispatch import hooks, jobs
 from dispatch.errors import Conflict, Invalid, NotFound
 from integrations import linkage, outbox
-from integrations.police110 import category_name
 from models import Database, Ticket, TicketEvent, Unit, utcnow
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ def is_grid_category(full_name: str | None) -> bool:
 
 def _event_payload(t: Ticket, reason: str) -> dict:
     return {
-        "ticket": {"id": t.id, "number": t.number, "urgency": t.urgency, "category": category_name(t),
+        "ticket": {"id": t.id, "number": t.number, "urgency": t.urgency, "category": linkage.category_name(t),
                    "due_at": t.due_at.isoformat() if t.due_at else None},
         # 保密: the platform gets the matter, not a whistle-blower's identity.
         "caller": ({"name": "", "phone": ""} if t.confidential else {"name": t.caller_name, "phone": t.caller_phone}),
@@ -74,9 +73,9 @@ def push(s: Session, t: Ticket, trigger: str, reason: str, after_commit: list) -
 def _on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
     if ev.action == "push_to_governance":
         push(s, t, "dispatcher", ev.reason, after_commit)
-    elif ev.action in ("dispatch", "reassign", "uphold_return") and is_grid_category(category_name(t)) \
+    elif ev.action in ("dispatch", "reassign", "uphold_return") and is_grid_category(linkage.category_name(t)) \
             and linkage.find(s, t.id, PEER, "outbound") is None:
-        push(s, t, "category", f"网格化管理事项（{category_name(t)}）", after_commit)
+        push(s, t, "category", f"网格化管理事项（{linkage.category_name(t)}）", after_commit)
 
 
 @outbox.on_delivered("event.create")

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from dispatch import events, hooks
 from dispatch.access import Actor
 from dispatch.services import TicketService
-from models import Database, InboundMessage, Linkage, Ticket, TicketEvent, Unit, utcnow
+from models import Category, Database, InboundMessage, Linkage, Ticket, TicketEvent, Unit, utcnow
 
 log = logging.getLogger(__name__)
 SYSTEM_ROLE = "system"
@@ -119,6 +119,12 @@ def record_inbound(db: Database, peer: str, message_id: str, ticket_id: int | No
     remembered, so it is not processed twice."""
     with db.session() as s:
         s.add(InboundMessage(peer=peer, message_id=message_id, ticket_id=ticket_id, result=result))
+
+
+def category_name(t: Ticket) -> str | None:
+    s = object_session(t)
+    c = s.get(Category, t.category_id) if (s is not None and t.category_id) else None
+    return c.full_name if c else None
 
 
 # ------------------------------------------------------------------ linkage rows

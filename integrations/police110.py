@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from dispatch import hooks, jobs
 from dispatch.errors import Conflict, DomainError, Invalid, NotFound
@@ -67,16 +67,19 @@ DEFAULT_ITEMS = {
 # 公安局 department business, not the alarm desk: they subtract.
 LEXICON: dict[str, int] = {
     **dict.fromkeys("抢劫 抢夺 被抢 持刀 砍人 杀人 行凶 捅伤 绑架 劫持 强奸 猥亵 斗殴 打架 打人 殴打 被打 "
-                    "入室盗窃 盗窃 小偷 被偷 偷走 撬锁 诈骗 被骗 骗走 跳楼 轻生 自杀 拐卖 拐骗 走失 失踪 "
-                    "枪支 开枪 爆炸物 纵火 放火 吸毒 贩毒 赌博 赌场 卖淫 嫖娼 家暴 家庭暴力 醉驾 酒驾 "
-                    "肇事逃逸 非法拘禁 敲诈勒索 勒索 寻衅滋事 械斗 持械 聚众闹事 砸车 砸店 报警 "
-                    "人身安全".split(), 3),
-    **dict.fromkeys("威胁 恐吓 跟踪 尾随 持棍 围堵 打砸 闹事 传销 偷拍 流血 受伤 昏迷".split(), 2),
-    **dict.fromkeys("正在 刚刚 现在 救命 快来 紧急 马上".split(), 1),
+                    "打老婆 入室盗窃 盗窃 小偷 被偷 偷走 撬锁 诈骗 被骗 骗走 跳楼 轻生 自杀 拐卖 拐骗 走失 "
+                    "失踪 枪支 开枪 爆炸物 纵火 放火 吸毒 贩毒 赌博 赌场 卖淫 嫖娼 家暴 家庭暴力 醉驾 酒驾 "
+                    "肇事逃逸 非法拘禁 敲诈勒索 勒索 寻衅滋事 械斗 持械 聚众闹事 砸车 砸店 报警 呼救 "
+                    "被关".split(), 3),
+    **dict.fromkeys("威胁 恐吓 跟踪 尾随 持棍 围堵 打砸 闹事 传销 偷拍 流血 受伤 昏迷 带走 人身安全".split(), 2),
+    **dict.fromkeys("正在 刚刚 救命 快来 紧急".split(), 1),
     **dict.fromkeys("身份证 户口 户籍 居住证 驾驶证 驾照 出入境 护照 签证 无犯罪记录 防范 宣传 反诈 "
-                    "咨询 政策 如何办理".split(), -3),
+                    "咨询 政策 如何办理 尊敬的 领导 您好 建议".split(), -3),
 }
-LEXICON_THRESHOLD = 4
+# One strong signal is enough in a short report; the polite forms of a
+# letter to officials (尊敬的, 领导, 您好) mark a written complaint, which
+# is never an emergency in progress.
+LEXICON_THRESHOLD = 3
 # A negation right before a term ("没有打人", "不是诈骗") cancels it.
 _NEGATION = re.compile(r"(没有|并未|不是|未曾|无)$")
 
@@ -136,16 +139,10 @@ def is_police_category(full_name: str | None) -> bool:
     return bool(full_name) and any(full_name == c or full_name.startswith(c + "/") for c in police_categories())
 
 
-def category_name(t: Ticket) -> str | None:
-    s = object_session(t)
-    c = s.get(Category, t.category_id) if (s is not None and t.category_id) else None
-    return c.full_name if c else None
-
-
 def assess(t: Ticket) -> tuple[str, Detection] | None:
     """Why ``t`` looks like a police matter (category or lexicon), or None."""
     det = detect(" ".join((t.subject, t.description, t.transcript or "")))
-    if is_police_category(category_name(t)):
+    if is_police_category(linkage.category_name(t)):
         return "category", det
     if det.police:
         return "lexicon", det
@@ -156,7 +153,7 @@ def assess(t: Ticket) -> tuple[str, Detection] | None:
 def _incident_payload(t: Ticket, trigger: str, reason: str, det: Detection | None) -> dict:
     return {
         "ticket": {"id": t.id, "number": t.number, "channel": t.channel, "urgency": t.urgency,
-                   "request_type": t.request_type, "category": category_name(t),
+                   "request_type": t.request_type, "category": linkage.category_name(t),
                    "created_at": t.created_at.isoformat() if t.created_at else None},
         "caller": {"name": t.caller_name, "phone": t.caller_phone},
         "place": {"address": t.address, "division_code": t.division_code},

@@ -9,6 +9,8 @@ from models.catalog import Category, RoutingRule
 from models.tickets import Ticket, TicketEvent, STATUSES, CHANNELS, URGENCIES, REQUEST_TYPES
 from models.outbox import OutboxMessage, InboundMessage
 from models.learning import ModelVersion, LabelCorrection
+from models.dispatching import (SlaClock, Assignment, ExtensionRequest, SupervisionItem, CallbackTask,
+                                SUPERVISION_KINDS)
 from models.integrations import Linkage, Call, LINKAGE_STATES
 
 __all__ = [
@@ -18,5 +20,6 @@ __all__ = [
     "Ticket", "TicketEvent", "STATUSES", "CHANNELS", "URGENCIES", "REQUEST_TYPES",
     "OutboxMessage", "InboundMessage",
     "ModelVersion", "LabelCorrection",
+    "SlaClock", "Assignment", "ExtensionRequest", "SupervisionItem", "CallbackTask", "SUPERVISION_KINDS",
     "Linkage", "Call", "LINKAGE_STATES",
 ]

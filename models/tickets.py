@@ -15,6 +15,7 @@ STATUSES = {
     "accepted": "已受理",       # created; waiting to be dispatched (or in review)
     "dispatched": "已派单",     # waiting for the unit to sign for it
     "handling": "办理中",       # signed for
+    "awaiting_citizen": "待群众补充",  # the unit waits for the citizen; the close clock is paused
     "returned": "退单待审",     # the unit returned it; the platform reviews
     "replied": "已答复",        # the unit replied; waiting for closure
     "closed": "已办结",         # waiting for the callback

@@ -181,6 +181,15 @@ def detect_police_matter():
                     "threshold": police110.LEXICON_THRESHOLD})
 
 
+@api.get("/calls/<call_id>")
+@api_auth
+def get_call(call_id: str):
+    """A call as the telephony platform reported it, with the intake draft."""
+    if len(call_id) > 64:
+        raise NotFound("通话不存在")
+    return jsonify(telephony.call_json(db(), call_id, current_actor()))
+
+
 def init_app(app: Flask) -> None:
     csrf.exempt(bp)
     csrf.exempt(api)

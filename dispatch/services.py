@@ -2,8 +2,18 @@
 
 Every change goes through ``TicketService``: it locks the ticket row (and
 checks the optimistic version), validates the transition against
-``dispatch.workflow``, writes the ticket and its event in one transaction,
-and publishes the change after commit.  Nothing here reads Flask's request.
+``dispatch.workflow``, writes the ticket, its event and whatever the change
+implies (SLA clocks, co-handling assignments, extension requests, 督办 items,
+callback tasks, messages to the citizen) in one transaction, and publishes
+the change after commit.  Nothing here reads Flask's request.
+
+SLA clocks (models.SlaClock): every dispatch, re-dispatch and redo starts a
+sign-for clock and a close clock for the unit; signing for stops the first,
+the unit's reply stops the second, each recording ``met`` or ``late``.  An
+approved extension pauses the close clock for its working days; awaiting the
+citizen pauses it until the unit resumes.  Warnings (at 80 %) and overdue
+notices are enqueued for the exact moments after commit (dispatch.sweeps),
+with the periodic sweep as the safety net.
 """
 from __future__ import annotations
 
@@ -17,11 +27,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from dispatch import clocks, events, hooks, routing
+from dispatch import clocks, duplicates, events, hooks, routing
 from dispatch.access import Actor, can_see
 from dispatch.errors import Conflict, Forbidden, Invalid, NotFound
-from dispatch.workflow import SATISFACTION, transition
-from models import Category, Database, LabelCorrection, Ticket, TicketEvent, Unit, utcnow
+from dispatch.workflow import CALLBACK_TRIES, SATISFACTION, transition
+from models import (Assignment, CallbackTask, Category, Database, ExtensionRequest, LabelCorrection, SlaClock,
+                    SupervisionItem, Ticket, TicketEvent, Unit, utcnow)
+from models.dispatching import SUPERVISION_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -141,32 +153,47 @@ class TicketService:
                 s.add(t)
                 s.flush()
                 t.number = ticket_number(now, t.id)
+                dups = duplicates.candidates(s, t, now)
                 accept = self._event(s, t, actor, "accept", None, "accepted", now, payload={
                     "suggested": predicted.full_name if predicted else None,
                     "confidence": sug.confidence, "top": sug.top, "model_version": sug.model_version,
                     "category": sug.category.full_name if sug.category else None,
+                    "duplicates": [d.as_json() for d in dups],
                 })
+                c = _Change(s, actor, t, {}, now)
                 new_events = [accept]
                 if data.category and predicted is not None and sug.category is not None \
                         and top_level(s, sug.category).id != predicted.id:
                     s.add(LabelCorrection(ticket_id=t.id, text=_text(t), predicted_label=predicted.name,
                                           label=top_level(s, sug.category).name, source="intake_override",
                                           created_by_id=actor.user_id, created_at=now))
+                if unit.is_platform and unit.id != platform.id and data.unit_id is None:
+                    # Province → city platform (两级平台): the city runs the
+                    # ticket and its catalogue picks the unit.
+                    new_events.append(self._event(s, t, actor, "forward", "accepted", "accepted", now,
+                                                  reason="按派单目录转下级平台",
+                                                  payload={"unit": unit.code, "from_platform_id": platform.id}))
+                    t.platform_id, t.platform = unit.id, unit
+                    unit = routing.route(s, unit, sug.category, sug.division_code).unit
                 auto = not sug.abstain and not unit.is_platform
                 chosen = data.unit_id is not None and not unit.is_platform
                 if auto or chosen:
-                    self._assign(t, unit, now)
+                    self._assign(c, unit)
                     t.status = "dispatched"
                     new_events.append(self._event(s, t, actor, "dispatch", "accepted", "dispatched", now,
                                                   reason="人工指定" if chosen else "按派单目录自动派单",
-                                                  payload={"unit": unit.code, "auto": not chosen}))
+                                                  payload={"unit": unit.code, "auto": not chosen, "assist_units": []}))
                 else:
                     t.needs_review = True
+                hot = duplicates.hot_event(s, t, now)
+                if hot is not None:
+                    self._raise_item(c, "hot_event", hot["reason"], detail=hot, dedupe=hot["key"])
                 s.flush()
                 after_commit: list = []
                 for ev in new_events:
                     hooks.run(s, t, ev, after_commit)
-                notices = self._notices(t, new_events)
+                notices = self._notices(t, new_events) + c.notices
+                after_commit += self._timers(c)
             self._after_commit(notices, after_commit)
             return t, True
         except IntegrityError:
@@ -188,30 +215,39 @@ class TicketService:
         try:
             with self.db.session() as s:
                 t = s.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update(of=Ticket))
-                if t is None or not can_see(actor, t):
+                if t is None or not (can_see(actor, t) or self._assists(s, actor, t)):
                     raise NotFound("工单不存在或无权查看")
                 if actor.role not in tr.roles:
                     raise Forbidden(f"角色 {actor.role} 不能执行 {tr.label}", code="role_not_allowed")
+                if tr.unit_scoped and not actor.on_platform and t.responsible_unit_id != actor.unit_id:
+                    raise Forbidden("协办单位只能提交协办意见", code="not_the_lead_unit")
                 if expected_version is not None and t.version != expected_version:
                     raise Conflict("工单已被他人修改，请刷新", code="stale_version", current=_state(t))
                 if t.status not in tr.sources:
                     raise Conflict(f"当前状态“{t.status}”不能执行“{tr.label}”", code="transition_refused",
                                    current=_state(t))
-                missing = {f: "必填 / required" for f in tr.required if params.get(f) in (None, "")}
+                missing = {f: "必填 / required" for f in tr.required if params.get(f) in (None, "", [])}
                 if missing:
                     raise Invalid("缺少必填字段", missing, code="missing_fields")
                 from_status = t.status
+                c = _Change(s, actor, t, params, now)
                 handler = getattr(self, f"_on_{action}", None)
-                payload = handler(s, actor, t, params, now) if handler else {}
+                payload = handler(c) if handler else {}
                 if tr.target:
                     t.status = tr.target
                 t.updated_at = now
                 ev = self._event(s, t, actor, action, from_status, t.status, now,
                                  reason=str(params.get("reason") or ""), payload=payload or {})
                 s.flush()
-                after_commit = []
+                after_commit: list = []
                 hooks.run(s, t, ev, after_commit)
-                notices = self._notices(t, [ev])
+                for other, oev in c.events:
+                    hooks.run(s, other, oev, after_commit)
+                s.flush()
+                notices = self._notices(t, [ev]) + c.notices
+                for other in {o.id: o for o, _ in c.events if o.id != t.id}.values():
+                    notices += self._notices(other, [e for o, e in c.events if o.id == other.id])
+                after_commit += self._timers(c)
             self._after_commit(notices, after_commit)
             return t
         except StaleDataError:
@@ -219,72 +255,436 @@ class TicketService:
                 t = s.get(Ticket, ticket_id)
                 raise Conflict("工单已被他人修改，请刷新", code="stale_version", current=_state(t) if t else None)
 
-    # Side effects per action.  Each returns the event payload.
-    def _on_dispatch(self, s, actor, t, p, now):
-        unit = self._dispatchable_unit(s, actor, _int(p, "unit_id"))
-        self._assign(t, unit, now)
-        t.needs_review = False
-        return {"unit": unit.code}
+    # Side effects per action.  Each takes the change and returns the event payload.
+    def _on_dispatch(self, c):
+        unit = self._dispatchable_unit(c.s, c.actor, _int(c.p, "unit_id"))
+        if unit.is_platform:
+            raise Invalid("派往下级平台请用“转下级平台”", {"unit_id": "is a platform: use forward"})
+        assists = [self._dispatchable_unit(c.s, c.actor, int(u)) for u in (c.p.get("assist_unit_ids") or [])]
+        if any(a.id == unit.id or a.is_platform for a in assists):
+            raise Invalid("协办单位无效", {"assist_unit_ids": "not the lead, not a platform"})
+        self._assign(c, unit, assists)
+        c.t.needs_review = False
+        return {"unit": unit.code, "auto": False, "assist_units": [a.code for a in assists]}
 
-    def _on_sign_for(self, s, actor, t, p, now):
-        t.signed_at = now
-        return {"on_time": t.sign_due_at is None or now <= t.sign_due_at}
+    def _on_forward(self, c):
+        unit = self._dispatchable_unit(c.s, c.actor, _int(c.p, "unit_id"))
+        if unit.kind != "city_platform":
+            raise Invalid("只能转给下级城市平台", {"unit_id": "not a city platform"})
+        previous = c.t.platform_id
+        c.t.platform_id, c.t.platform = unit.id, unit
+        c.t.needs_review = True
+        return {"unit": unit.code, "from_platform_id": previous}
 
-    def _on_reply(self, s, actor, t, p, now):
-        t.reply_text = _text_field(p, "reply_text")
-        t.replied_at = now
-        return {"reply_text": t.reply_text}
+    def _on_sign_for(self, c):
+        c.t.signed_at = c.now
+        clock = self._stop(c, "sign")
+        return {"on_time": clock is None or clock.outcome == "met"}
 
-    def _on_close(self, s, actor, t, p, now):
-        t.closed_at = now
-        return {"on_time": t.due_at is None or now <= t.due_at}
-
-    def _on_return(self, s, actor, t, p, now):
+    def _on_return(self, c):
+        t = c.t
         t.return_count += 1
-        return {"return_count": t.return_count, "suggested_unit": p.get("suggested_unit", "")}
+        if t.return_count >= 3:
+            item = self._raise_item(c, "third_return", f"第{t.return_count}次退单，需协调员审核：{c.p['reason']}",
+                                    dedupe=f"return:{t.id}:{t.return_count}")
+            c.record(t, "escalate", f"第{t.return_count}次退单转协调员", {"item_id": item.id, "kind": item.kind})
+        return {"return_count": t.return_count, "suggested_unit": str(c.p.get("suggested_unit") or "")}
 
-    def _on_uphold_return(self, s, actor, t, p, now):
-        return self._on_reassign(s, actor, t, p, now)
+    def _review_return(self, c):
+        if c.t.return_count >= 3 and c.actor.role not in ("coordinator", "admin"):
+            raise Forbidden("第三次及以上退单由协调员审核", code="coordinator_review")
+        for item in c.s.scalars(select(SupervisionItem).where(SupervisionItem.ticket_id == c.t.id,
+                                                              SupervisionItem.kind == "third_return",
+                                                              SupervisionItem.resolved_at.is_(None))):
+            item.resolved_at, item.resolved_by_id = c.now, c.actor.user_id
 
-    def _on_reject_return(self, s, actor, t, p, now):
-        t.signed_at = t.signed_at or now
+    def _on_uphold_return(self, c):
+        self._review_return(c)
+        t = c.t
+        changed = False
+        if c.p.get("category"):
+            cat = find_category(c.s, str(c.p["category"]))
+            if cat is None:
+                raise Invalid("未知的分类", {"category": "unknown category"})
+            if cat.id != t.category_id:
+                old = top_level(c.s, t.category).name if t.category else ""
+                c.s.add(LabelCorrection(ticket_id=t.id, text=_text(t), predicted_label=old,
+                                        label=top_level(c.s, cat).name, source="return_upheld",
+                                        created_by_id=c.actor.user_id, created_at=c.now))
+                t.category_id, t.category, changed = cat.id, cat, True
+        payload = self._redispatch(c)
+        return payload | {"return_count": t.return_count, "category_changed": changed}
+
+    def _on_reject_return(self, c):
+        self._review_return(c)
+        # The unit keeps the ticket and its clocks keep running; if it returned
+        # it before signing, the rejection counts as its signing for it.
+        if c.t.signed_at is None:
+            c.t.signed_at = c.now
+            self._stop(c, "sign")
+        return {"return_count": c.t.return_count}
+
+    def _on_reassign(self, c):
+        return self._redispatch(c)
+
+    def _redispatch(self, c):
+        previous = c.t.responsible_unit_id
+        unit = self._dispatchable_unit(c.s, c.actor, _int(c.p, "unit_id"))
+        if unit.is_platform or unit.id == previous:
+            raise Invalid("请选择另一个承办单位", {"unit_id": "another unit, not a platform"})
+        self._assign(c, unit)
+        c.t.needs_review = False
+        return {"unit": unit.code, "previous_unit_id": previous}
+
+    def _on_await_citizen(self, c):
+        clock = self._running(c.s, c.t, "close")
+        if clock is not None:
+            clock.pauses = list(clock.pauses or []) + [[c.now.isoformat(), None]]
+            self._recompute(c, clock)
         return {}
 
-    def _on_reassign(self, s, actor, t, p, now):
-        previous = t.responsible_unit_id
-        payload = self._on_dispatch(s, actor, t, p, now)
-        return payload | {"previous_unit_id": previous}
+    def _on_resume(self, c):
+        clock = self._running(c.s, c.t, "close")
+        paused_for = 0
+        if clock is not None and clock.pauses and clock.pauses[-1][1] is None:
+            pauses = [list(p) for p in clock.pauses]
+            pauses[-1][1] = c.now.isoformat()
+            paused_for = int((c.now - dt.datetime.fromisoformat(pauses[-1][0])).total_seconds())
+            clock.pauses = pauses
+            self._recompute(c, clock)
+        return {"paused_for_s": paused_for}
 
-    def _on_callback(self, s, actor, t, p, now):
-        result = p["satisfaction"]
-        if result not in SATISFACTION or result == "unsatisfied":
-            raise Invalid("回访结果无效（不满意请用重办）", {"satisfaction": f"one of satisfied, "
-                          f"basically_satisfied, unreachable; not {result!r}"})
-        return {"satisfaction": result, "note": str(p.get("note") or "")}
+    def _on_give_input(self, c):
+        a = c.s.scalar(select(Assignment).where(Assignment.ticket_id == c.t.id, Assignment.unit_id == c.actor.unit_id,
+                                                Assignment.role == "assist"))
+        if a is None or c.actor.on_platform:
+            raise Forbidden("本单位不是该工单的协办单位", code="not_an_assisting_unit")
+        if a.state == "given":
+            raise Conflict("已提交协办意见", code="input_already_given", current=_state(c.t))
+        on_time = a.due_at is None or c.now <= a.due_at
+        a.state, a.input_text, a.given_at = "given", _text_field(c.p, "reply_text"), c.now
+        return {"unit": c.actor.unit_id, "on_time": on_time, "reply_text": a.input_text}
 
-    def _on_redo(self, s, actor, t, p, now):
-        self._assign(t, t.responsible_unit, now)
-        t.signed_at = t.replied_at = t.closed_at = None
-        return {"satisfaction": "unsatisfied"}
+    def _on_reply(self, c):
+        t = c.t
+        waiting = []
+        for a in c.s.scalars(select(Assignment).where(Assignment.ticket_id == t.id, Assignment.role == "assist",
+                                                      Assignment.state == "pending")):
+            if a.due_at is not None and c.now > a.due_at:
+                a.state = "timed_out"
+            else:
+                waiting.append(a.unit_id)
+        if waiting:
+            raise Conflict("协办单位尚未反馈且未超过协办时限", code="assist_pending", current=_state(t),
+                           fields={"assist_unit_ids": waiting})
+        t.reply_text = _text_field(c.p, "reply_text")
+        t.replied_at = c.now
+        clock = self._stop(c, "close")
+        return {"reply_text": t.reply_text, "on_time": clock is None or clock.outcome == "met"}
 
-    def _on_direct_answer(self, s, actor, t, p, now):
-        t.reply_text = _text_field(p, "reply_text")
-        t.replied_at = t.closed_at = now
-        t.needs_review = False
-        return {"reply_text": t.reply_text}
+    def _on_close(self, c):
+        t = c.t
+        t.closed_at = c.now
+        clock = c.s.scalar(select(SlaClock).where(SlaClock.ticket_id == t.id, SlaClock.stage == "close")
+                           .order_by(SlaClock.id.desc()).limit(1))
+        if clock is not None and clock.stopped_at is None:
+            clock = self._stop(c, "close")
+        on_time = clock.outcome == "met" if clock is not None else (t.due_at is None or c.now <= t.due_at)
+        self._callback_task(c)
+        self._answer_merged(c)
+        return {"on_time": on_time}
 
-    def _on_merge(self, s, actor, t, p, now):
-        into = s.get(Ticket, _int(p, "into_ticket_id"))
-        if into is None or into.id == t.id or not can_see(actor, into) or into.status in ("merged", "cancelled"):
-            raise Invalid("并入的工单无效", {"into_ticket_id": "no such open ticket"})
-        t.merged_into_id = into.id
-        return {"into": into.number}
-
-    def _on_request_extension(self, s, actor, t, p, now):
-        days = _int(p, "days")
+    def _on_request_extension(self, c):
+        days = _int(c.p, "days")
         if not 1 <= days <= 30:
             raise Invalid("延期天数应为 1–30", {"days": "1..30"})
-        return {"days": days}
+        if self._pending_extension(c) is not None:
+            raise Conflict("已有待审批的延期申请", code="extension_pending", current=_state(c.t))
+        req = ExtensionRequest(ticket_id=c.t.id, unit_id=c.t.responsible_unit_id, days=days,
+                               reason=str(c.p["reason"]), requested_by_id=c.actor.user_id, requested_at=c.now)
+        c.s.add(req)
+        c.s.flush()
+        return {"extension_id": req.id, "days": days}
+
+    def _pending_extension(self, c) -> ExtensionRequest | None:
+        return c.s.scalar(select(ExtensionRequest).where(ExtensionRequest.ticket_id == c.t.id,
+                                                         ExtensionRequest.state == "pending"))
+
+    def _decide_extension(self, c, state: str) -> ExtensionRequest:
+        req = self._pending_extension(c)
+        if req is None:
+            raise Conflict("没有待审批的延期申请", code="no_pending_extension", current=_state(c.t))
+        req.state, req.decided_by_id, req.decided_at = state, c.actor.user_id, c.now
+        req.decision_reason = str(c.p.get("reason") or "")
+        return req
+
+    def _on_approve_extension(self, c):
+        req = self._decide_extension(c, "approved")
+        clock = self._running(c.s, c.t, "close")
+        if clock is not None:
+            until = clocks.working_days_later(c.now, req.days)
+            clock.pauses = list(clock.pauses or []) + [[c.now.isoformat(), until.isoformat()]]
+            self._recompute(c, clock)
+        due = c.t.due_at.astimezone(clocks.LOCAL_TZ) if c.t.due_at else None
+        c.record(c.t, "notify_citizen", "延期告知", {
+            "kind": "extension_approved",
+            "text": f"您反映的问题（工单 {c.t.number}）承办单位申请延期{req.days}个工作日，已获批准"
+                    + (f"，预计于{due:%Y年%m月%d日%H:%M}前办结" if due else "") + "。"})
+        return {"extension_id": req.id, "days": req.days, "due_at": c.t.due_at}
+
+    def _on_refuse_extension(self, c):
+        req = self._decide_extension(c, "refused")
+        return {"extension_id": req.id}
+
+    def _on_supervise(self, c):
+        item = self._raise_item(c, "manual", str(c.p["reason"]))
+        return {"item_id": item.id}
+
+    def _open_callback(self, c) -> CallbackTask:
+        task = c.s.scalar(select(CallbackTask).where(CallbackTask.ticket_id == c.t.id, CallbackTask.state == "open")
+                          .order_by(CallbackTask.id.desc()).limit(1))
+        return task if task is not None else self._callback_task(c)
+
+    def _on_callback_no_answer(self, c):
+        task = self._open_callback(c)
+        if task.attempts >= CALLBACK_TRIES - 1:
+            raise Invalid(f"第{CALLBACK_TRIES}次未接通请记录为“无法联系”",
+                          {"satisfaction": "record unreachable"}, code="last_try_is_unreachable")
+        task.attempts += 1
+        return {"attempts": task.attempts}
+
+    def _on_callback(self, c):
+        result = str(c.p["satisfaction"])
+        if result not in SATISFACTION or result == "unsatisfied":
+            raise Invalid("回访结果无效（不满意请用重办）", {"satisfaction": "one of satisfied, "
+                          f"basically_satisfied, unreachable; not {result!r}"})
+        task = self._open_callback(c)
+        if result == "unreachable":
+            if task.attempts < CALLBACK_TRIES - 1:
+                raise Invalid(f"需先{CALLBACK_TRIES - 1}次未接通，第{CALLBACK_TRIES}次才可记为无法联系",
+                              {"satisfaction": "not yet"}, code="too_few_tries")
+        task.attempts += 1
+        note = str(c.p.get("note") or "")
+        task.state, task.result, task.note = "done", result, note
+        task.completed_at, task.completed_by_id = c.now, c.actor.user_id
+        return {"satisfaction": result, "note": note, "attempts": task.attempts}
+
+    def _on_redo(self, c):
+        if c.p["satisfaction"] != "unsatisfied":
+            raise Invalid("重办需回访结果为不满意", {"satisfaction": "must be unsatisfied"})
+        t = c.t
+        task = self._open_callback(c)
+        note = str(c.p.get("note") or c.p.get("reason") or "")
+        task.attempts += 1
+        task.state, task.result, task.note = "done", "unsatisfied", note
+        task.completed_at, task.completed_by_id = c.now, c.actor.user_id
+        unit = t.responsible_unit
+        if c.p.get("unit_id"):
+            unit = self._dispatchable_unit(c.s, c.actor, _int(c.p, "unit_id"))
+        if unit is None or unit.is_platform:
+            raise Invalid("重办需指定承办单位", {"unit_id": "required: the ticket has no handling unit"})
+        round_ = self._round(c) + 1
+        self._assign(c, unit, round_=round_, keep_assists=True)
+        t.replied_at = t.closed_at = None
+        return {"satisfaction": "unsatisfied", "note": note, "round": round_}
+
+    def _on_direct_answer(self, c):
+        t = c.t
+        t.reply_text = _text_field(c.p, "reply_text")
+        t.replied_at = t.closed_at = c.now
+        t.needs_review = False
+        self._callback_task(c)
+        return {"reply_text": t.reply_text}
+
+    def _on_merge(self, c):
+        t = c.t
+        into = c.s.scalar(select(Ticket).where(Ticket.id == _int(c.p, "into_ticket_id")).with_for_update(of=Ticket))
+        if into is None or into.id == t.id or not can_see(c.actor, into) or into.status not in (
+                "accepted", "dispatched", "handling", "awaiting_citizen", "returned", "replied"):
+            raise Invalid("并入的工单无效（须为可见的未办结工单）", {"into_ticket_id": "no such open ticket"})
+        t.merged_into_id = into.id
+        mine = self._running(c.s, t, "close")
+        start = mine.started_at if mine is not None else t.created_at
+        for stage in ("sign", "close"):
+            self._stop(c, stage, outcome="merged")
+        carried = None
+        theirs = self._running(c.s, into, "close")
+        if theirs is not None and start < theirs.started_at:
+            # The lead now answers the earliest caller: it carries the earliest clock.
+            theirs.started_at = start
+            self._recompute(_Change(c.s, c.actor, into, {}, c.now, c.timers, c.notices, c.events), theirs)
+            carried = start
+        into.updated_at = c.now
+        c.record(into, "absorb", str(c.p.get("reason") or ""), {"from": t.number, "from_id": t.id,
+                                                                 "clock_started_at": carried})
+        return {"into": into.number, "into_id": into.id}
+
+    def _on_cancel(self, c):
+        for stage in ("sign", "close"):
+            self._stop(c, stage, outcome="cancelled")
+        return {}
+
+    def _clock_for(self, c) -> SlaClock:
+        clock = c.s.get(SlaClock, _int(c.p, "clock_id"))
+        if clock is None or clock.ticket_id != c.t.id or clock.stopped_at is not None:
+            raise Conflict("计时已结束", code="clock_stopped", current=_state(c.t))
+        return clock
+
+    def _on_sla_warning(self, c):
+        clock = self._clock_for(c)
+        if clock.warned_at is not None or clock.warn_at is None or c.now < clock.warn_at:
+            raise Conflict("无需预警", code="nothing_to_do", current=_state(c.t))
+        clock.warned_at = c.now
+        c.notices.append(("sla.warning", {"ticket": summary(c.t), "stage": clock.stage,
+                                          "due_at": _iso(clock.due_at)},
+                          {f"unit:{c.t.responsible_unit_id}", f"unit:{c.t.platform_id}"}))
+        return {"clock_id": clock.id, "stage": clock.stage, "due_at": clock.due_at}
+
+    def _on_sla_overdue(self, c):
+        clock = self._clock_for(c)
+        if clock.overdue_at is not None or clock.due_at is None or c.now <= clock.due_at:
+            raise Conflict("未超时", code="nothing_to_do", current=_state(c.t))
+        clock.overdue_at = c.now
+        kind = "sign_overdue" if clock.stage == "sign" else "overdue"
+        unit = c.t.responsible_unit.name if c.t.responsible_unit else ""
+        self._raise_item(c, kind, f"{unit}{'签收' if clock.stage == 'sign' else '办理'}超时",
+                         detail={"clock_id": clock.id, "due_at": _iso(clock.due_at)}, dedupe=f"overdue:{clock.id}")
+        return {"clock_id": clock.id, "stage": clock.stage, "due_at": clock.due_at}
+
+    # ------------------------------------------------------------ clocks
+    def _round(self, c) -> int:
+        last = c.s.scalar(select(SlaClock.round).where(SlaClock.ticket_id == c.t.id)
+                          .order_by(SlaClock.id.desc()).limit(1))
+        return last or 1
+
+    def _assign(self, c, unit: Unit, assists: list[Unit] = (), round_: int | None = None,
+                keep_assists: bool = False) -> None:
+        """Give the ticket to ``unit`` (the lead) with fresh sign-for and close clocks."""
+        t, now = c.t, c.now
+        round_ = round_ or self._round(c)
+        for stage in ("sign", "close"):
+            self._stop(c, stage, outcome="superseded")
+        t.responsible_unit_id, t.responsible_unit = unit.id, unit
+        t.dispatched_at, t.signed_at = now, None
+        made = []
+        for stage in ("sign", "close"):
+            k = clocks.clock_due(now, t.urgency, stage)
+            clock = SlaClock(ticket_id=t.id, stage=stage, round=round_, unit_id=unit.id, urgency=t.urgency,
+                             started_at=now, due_at=k.due_at, warn_at=k.warn_at, pauses=[], outcome="")
+            c.s.add(clock)
+            made.append(clock)
+            if k.calendar_missing:
+                t.extra = {**(t.extra or {}), "calendar_missing": k.calendar_missing}
+        t.sign_due_at, t.due_at = made[0].due_at, made[1].due_at
+        c.s.flush()
+        c.timers += made
+        # Assignments: the lead, and any assisting units (协办) with half the close time.
+        rows = {a.unit_id: a for a in c.s.scalars(select(Assignment).where(Assignment.ticket_id == t.id))}
+        for a in rows.values():
+            if a.role == "lead" and a.unit_id != unit.id:
+                a.state = "withdrawn"
+            elif a.role == "assist" and not keep_assists and a.state == "pending":
+                a.state = "withdrawn"
+        lead = rows.get(unit.id)
+        if lead is None:
+            c.s.add(Assignment(ticket_id=t.id, unit_id=unit.id, role="lead", state="pending", created_at=now))
+        else:
+            lead.role, lead.state = "lead", "pending"
+        if assists:
+            half = now + (t.due_at - now) / 2 if t.due_at else None
+            for a in assists:
+                row = rows.get(a.id)
+                if row is None:
+                    c.s.add(Assignment(ticket_id=t.id, unit_id=a.id, role="assist", state="pending", due_at=half,
+                                       created_at=now))
+                else:
+                    row.role, row.state, row.due_at = "assist", "pending", half
+
+    def _running(self, s: Session, t: Ticket, stage: str) -> SlaClock | None:
+        return s.scalar(select(SlaClock).where(SlaClock.ticket_id == t.id, SlaClock.stage == stage,
+                                               SlaClock.stopped_at.is_(None)).order_by(SlaClock.id.desc()).limit(1))
+
+    def _stop(self, c, stage: str, outcome: str | None = None) -> SlaClock | None:
+        clock = self._running(c.s, c.t, stage)
+        if clock is None:
+            return None
+        if clock.pauses and clock.pauses[-1][1] is None:
+            pauses = [list(p) for p in clock.pauses]
+            pauses[-1][1] = c.now.isoformat()
+            clock.pauses = pauses
+            k = clocks.clock_due(clock.started_at, clock.urgency, clock.stage, clock.pauses)
+            clock.due_at, clock.warn_at = k.due_at, k.warn_at
+        clock.stopped_at = c.now
+        clock.outcome = outcome or ("met" if clock.due_at is None or c.now <= clock.due_at else "late")
+        return clock
+
+    def _recompute(self, c, clock: SlaClock) -> None:
+        k = clocks.clock_due(clock.started_at, clock.urgency, clock.stage, clock.pauses)
+        clock.due_at, clock.warn_at = k.due_at, k.warn_at
+        # A due moved into the future may warn and go overdue again.
+        if clock.warn_at is not None and clock.warn_at > c.now:
+            clock.warned_at = None
+        if clock.due_at is not None and clock.due_at > c.now:
+            clock.overdue_at = None
+        if clock.stage == "close":
+            c.t.due_at = clock.due_at
+        else:
+            c.t.sign_due_at = clock.due_at
+        c.timers.append(clock)
+
+    def _timers(self, c) -> list[Callable[[], None]]:
+        """After commit: a job at each clock's warning and due (dispatch.sweeps)."""
+        from dispatch import sweeps
+
+        out = []
+        for clock in {k.id: k for k in c.timers}.values():
+            if clock.stopped_at is not None:
+                continue
+            for at in (clock.warn_at, clock.due_at):
+                if at is not None:
+                    out.append(lambda cid=clock.id, at=at: sweeps.schedule(cid, at))
+        return out
+
+    # ------------------------------------------------------------ side records
+    def _raise_item(self, c, kind: str, reason: str, detail: dict | None = None,
+                    dedupe: str | None = None) -> SupervisionItem:
+        """A 督办 item on the board of the ticket's platform, announced live
+        to its coordinators after commit."""
+        if dedupe:
+            found = c.s.scalar(select(SupervisionItem).where(SupervisionItem.dedupe_key == dedupe))
+            if found is not None:
+                return found
+        item = SupervisionItem(ticket_id=c.t.id, platform_id=c.t.platform_id, kind=kind, reason=reason,
+                               detail=_jsonable(detail or {}), dedupe_key=dedupe, created_at=c.now,
+                               created_by_id=c.actor.user_id)
+        c.s.add(item)
+        c.s.flush()
+        c.notices.append(("supervision.new", {
+            "id": item.id, "kind": kind, "kind_label": SUPERVISION_KINDS.get(kind, kind), "reason": reason,
+            "platform_id": item.platform_id, "created_at": _iso(c.now), "ticket": summary(c.t),
+        }, {f"unit:{c.t.platform_id}", "role:coordinator"}))
+        return item
+
+    def _callback_task(self, c) -> CallbackTask:
+        task = CallbackTask(ticket_id=c.t.id, platform_id=c.t.platform_id, round=self._round(c),
+                            due_at=clocks.next_working_morning(c.now), created_at=c.now)
+        c.s.add(task)
+        c.s.flush()
+        return task
+
+    def _answer_merged(self, c) -> None:
+        """The lead closed: every caller whose ticket was merged into it is answered."""
+        for m in c.s.scalars(select(Ticket).where(Ticket.merged_into_id == c.t.id).with_for_update(of=Ticket)):
+            m.reply_text, m.replied_at, m.closed_at, m.updated_at = c.t.reply_text, c.now, c.now, c.now
+            c.record(m, "notify_citizen", f"并单主工单 {c.t.number} 已办结", {
+                "kind": "merged_lead_closed", "lead_id": c.t.id,
+                "text": f"您反映的问题已与工单 {c.t.number} 合并办理，办理结果：{c.t.reply_text}"})
+
+    def _assists(self, s: Session, actor: Actor, t: Ticket) -> bool:
+        if actor.on_platform:
+            return False
+        return s.scalar(select(Assignment.id).where(Assignment.ticket_id == t.id, Assignment.unit_id == actor.unit_id,
+                                                    Assignment.role == "assist")) is not None
 
     # ------------------------------------------------------------ helpers
     def _dispatchable_unit(self, s: Session, actor: Actor, unit_id: int) -> Unit:
@@ -296,17 +696,6 @@ class TicketService:
         if unit.id == actor.unit_id:
             raise Invalid("不能派给本平台自身", {"unit_id": "is your own platform"})
         return unit
-
-    def _assign(self, t: Ticket, unit: Unit, now: dt.datetime) -> None:
-        t.responsible_unit_id = unit.id
-        t.responsible_unit = unit
-        t.dispatched_at = now
-        t.signed_at = None
-        t.sign_due_at, t.due_at = clocks.deadlines(now, t.urgency)
-        if unit.is_platform:
-            # Province → city platform: the city now runs the ticket.
-            t.platform_id = unit.id
-            t.platform = unit
 
     def _event(self, s, t, actor, action, from_status, to_status, now, reason="", payload=None) -> TicketEvent:
         ev = TicketEvent(ticket_id=t.id, at=now, actor_id=actor.user_id, actor_label=actor.display_name,
@@ -329,6 +718,8 @@ class TicketService:
             r = set(rooms)
             if ev.payload.get("previous_unit_id"):
                 r.add(f"unit:{ev.payload['previous_unit_id']}")
+            if ev.payload.get("from_platform_id"):
+                r.add(f"unit:{ev.payload['from_platform_id']}")
             out.append(("ticket.changed", {
                 "ticket": summary(t), "event": {"action": ev.action, "from": ev.from_status,
                                                 "to": ev.to_status, "by": ev.actor_label,
@@ -347,6 +738,26 @@ class TicketService:
                 # Committed work is safe; the periodic sweeps redo what a
                 # failed after-commit step (e.g. an enqueue) left undone.
                 log.exception("after-commit step %r failed", fn)
+
+
+class _Change:
+    """One ticket change in progress: the open session, who, what, when, and
+    what it adds (events on this or other tickets, clocks to time, notices)."""
+
+    def __init__(self, s, actor, t, p, now, timers=None, notices=None, evs=None):
+        self.s, self.actor, self.t, self.p, self.now = s, actor, t, p, now
+        self.timers: list[SlaClock] = timers if timers is not None else []
+        self.notices: list = notices if notices is not None else []
+        self.events: list[tuple[Ticket, TicketEvent]] = evs if evs is not None else []
+
+    def record(self, t: Ticket, action: str, reason: str, payload: dict) -> TicketEvent:
+        ev = TicketEvent(ticket_id=t.id, at=self.now, actor_id=self.actor.user_id,
+                         actor_label=self.actor.display_name, action=action, from_status=t.status,
+                         to_status=t.status, reason=reason, payload=_jsonable(payload))
+        self.s.add(ev)
+        self.events.append((t, ev))
+        return ev
+
 
 
 def summary(t: Ticket) -> dict:
@@ -400,6 +811,10 @@ def _text_field(p: dict, name: str, limit: int = 5000) -> str:
     if not value or len(value) > limit:
         raise Invalid(f"{name} 应为 1–{limit} 字", {name: f"1..{limit} characters"})
     return value
+
+
+def _iso(v):
+    return v.isoformat() if v else None
 
 
 def _jsonable(v):

@@ -148,7 +148,7 @@ def me():
 
 def _load(ticket_id: int, actor) -> dict:
     with db().session() as s:
-        t = s.scalar(select(Ticket).where(Ticket.id == ticket_id, visible_clause(actor)))
+        t = s.scalar(select(Ticket).where(Ticket.id == ticket_id, visible_clause(actor, assisting=True)))
         if t is None:
             raise NotFound("工单不存在或无权查看")
         return ticket_json(t, actor)

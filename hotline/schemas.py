@@ -49,6 +49,9 @@ class ActionIn(Strict):
     note: Optional[str] = Field(None, max_length=2000)
     into_ticket_id: Optional[int] = None
     suggested_unit: Optional[str] = Field(None, max_length=200)
+    # Co-handling (协办) units at dispatch; the corrected category when a return is upheld.
+    assist_unit_ids: Optional[list[int]] = Field(None, max_length=10)
+    category: Optional[str] = Field(None, max_length=300)
 
 
 class SuggestIn(Strict):

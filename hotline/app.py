@@ -40,5 +40,6 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     console.init_app(app)
     realtime.init_app(app)
     webhooks.init_app(app)
+    __import__("hotline.open311").open311.init_app(app)
     __import__("hotline.figures").figures.init_app(app)
     return app

@@ -81,5 +81,17 @@ def ticket(ticket_id: int):
     return render_template("ticket.html", ticket_id=ticket_id)
 
 
+@bp.get("/linkage")
+@page_auth("coordinator", "dispatcher", "supervisor", "admin")
+def linkage_board():
+    return render_template("linkage_board.html")
+
+
+@bp.get("/calls")
+@page_auth("agent", "dispatcher", "admin")
+def calls():
+    return render_template("linkage_calls.html")
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)

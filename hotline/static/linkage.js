@@ -1,0 +1,142 @@
+/* Linkage console pages: the coordinators' 110/综治 board (live, with an
+   audible and visual alert for new escalations) and the agent's call page
+   (caller history on ringing, transcript streaming into the intake form).
+   Uses the API helper and the Socket.IO connection of console.js. */
+(function () {
+  "use strict";
+  const C = window.hotlineConsole;
+  if (!C) return;
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+  const fmt = (iso) => iso ? new Date(iso).toLocaleString("zh-CN", {hour12: false}) : "—";
+  const STATES = {suggested: "疑似警情待确认", pending: "推送中", sent: "已送达", acknowledged: "已接收", feedback: "已反馈",
+    closed: "已办结", failed: "推送失败", received: "110移交待办", feedback_sent: "已反馈110"};
+  const ALERT = new Set(["suggested", "pending", "failed", "received"]);
+
+  // ------------------------------------------------------------ board
+  function initBoard() {
+    const tbody = $("#linkages tbody"), filter = $("#linkage-state"), count = $("#alert-count");
+    let audio = null;
+    $("#sound-toggle").addEventListener("click", (ev) => {
+      // Browsers let a page make sound only after a click.
+      audio = audio ? null : new (window.AudioContext || window.webkitAudioContext)();
+      ev.target.setAttribute("aria-pressed", audio ? "true" : "false");
+      ev.target.textContent = audio ? "关闭提醒音" : "开启提醒音";
+    });
+    function beep() {
+      if (!audio) return;
+      [0, 0.25].forEach((at) => {
+        const o = audio.createOscillator(), g = audio.createGain();
+        o.frequency.value = 880; g.gain.value = 0.2; o.connect(g); g.connect(audio.destination);
+        o.start(audio.currentTime + at); o.stop(audio.currentTime + at + 0.15);
+      });
+    }
+    function row(l) {
+      const tr = document.createElement("tr"); tr.dataset.id = l.id; tr.dataset.state = l.state;
+      const t = l.ticket || {};
+      const unseen = ALERT.has(l.state) && !l.seen;
+      if (unseen) tr.classList.add("escalation");
+      tr.innerHTML = `<td><a href="/tickets/${l.ticket_id}">${esc(t.number)}</a></td><td>${esc(t.subject)}</td>
+        <td>${esc(l.peer_label)}</td><td>${l.direction === "outbound" ? "12345→" : "→12345"}</td>
+        <td><span class="status ls-${esc(l.state)}">${esc(STATES[l.state] || l.state)}</span></td><td>${esc(l.external_id || "—")}</td>
+        <td>${esc(l.last_note)}</td><td>${esc(fmt(l.updated_at))}</td>
+        <td>${unseen ? `<button type="button" data-seen="${l.id}">确认知悉</button>` : ""}</td>`;
+      return tr;
+    }
+    function recount() {
+      const n = tbody.querySelectorAll("tr.escalation").length;
+      count.hidden = n === 0; count.textContent = `${n} 条待处理联动`;
+      document.title = (n ? `(${n}) ` : "") + "联动看板 · 12345";
+    }
+    async function load() {
+      const q = filter.value ? "?state=" + encodeURIComponent(filter.value) : "";
+      const d = await C.api("GET", "/linkages" + q);
+      tbody.innerHTML = ""; d.items.forEach((l) => tbody.appendChild(row(l))); recount();
+    }
+    async function loadDead() {
+      const d = await C.api("GET", "/outbox?state=dead");
+      $("#dead-letters tbody").innerHTML = d.items.map((m) => `<tr><td>${m.ticket_id ? `<a href="/tickets/${m.ticket_id}">#${m.id}</a>` : "#" + m.id}</td>
+        <td>${esc(m.peer)}</td><td>${esc(m.kind)}</td><td>${m.attempts}</td><td>${esc(m.last_error)}</td>
+        <td><button type="button" data-retry="${m.id}">重试投递</button></td></tr>`).join("") || '<tr><td colspan="6" class="muted">无</td></tr>';
+    }
+    tbody.addEventListener("click", async (ev) => {
+      const id = ev.target.dataset.seen; if (!id) return;
+      const l = await C.api("POST", `/linkages/${id}/seen`);
+      tbody.querySelector(`tr[data-id="${id}"]`).replaceWith(row(l)); recount();
+    });
+    $("#dead-letters").addEventListener("click", async (ev) => {
+      const id = ev.target.dataset.retry; if (!id) return;
+      ev.target.disabled = true;
+      try { await C.api("POST", `/outbox/${id}/retry`); } catch (e) { alert(e.message); }
+      loadDead(); load();
+    });
+    filter.addEventListener("change", load);
+    C.socket.on("linkage.changed", (l) => {
+      if (filter.value && filter.value !== l.state) return;
+      const old = tbody.querySelector(`tr[data-id="${l.id}"]`);
+      const tr = row(l); tr.classList.add("flash");
+      if (old) old.replaceWith(tr); else tbody.prepend(tr);
+      if (ALERT.has(l.state) && !l.seen && (!old || old.dataset.state !== l.state)) beep();
+      if (l.state === "failed") loadDead();
+      setTimeout(() => tr.classList.remove("flash"), 1500);
+      recount();
+    });
+    load(); loadDead();
+  }
+
+  // ------------------------------------------------------------ calls
+  function initCalls() {
+    const form = $("#call-form"), list = $("#transcript"), state = $("#call-state");
+    let edited = false, current = null, detectTimer = null;
+    form.description.addEventListener("input", () => { edited = true; detect(); });
+    function fill(d) {
+      if (!d) return;
+      form.call_id.value = d.call_id;
+      if (!edited) form.description.value = d.description;
+      if (!form.caller_name.value && d.caller.name) form.caller_name.value = d.caller.name;
+      if (!form.caller_phone.value && d.caller.phone) form.caller_phone.value = d.caller.phone;
+      if (!form.address.value && d.address) form.address.value = d.address;
+      detect();
+    }
+    function detect() {
+      clearTimeout(detectTimer);
+      detectTimer = setTimeout(async () => {
+        const text = form.description.value.trim(); if (!text) return;
+        const r = await C.api("POST", "/police110/detect", {text});
+        const hint = $("#police-hint");
+        hint.hidden = !r.police;
+        hint.textContent = r.police ? `疑似警情（${r.matched.join("、")}）：生成工单后请在工单页确认“推送110”` : "";
+      }, 300);
+    }
+    C.socket.on("call.ringing", (m) => {
+      current = m.call_id; edited = false; form.reset(); list.innerHTML = "";
+      state.textContent = "振铃 " + m.caller_phone; form.caller_phone.value = m.caller_phone; form.call_id.value = m.call_id;
+      $("#caller-history").innerHTML = m.history.length
+        ? `<div class="sug review"><strong>来电人历史工单</strong><ul>${m.history.map((h) => `<li><a href="/tickets/${h.id}" target="_blank">${esc(h.number)}</a> ${esc(h.subject)} · ${esc(window.HOTLINE.statuses[h.status] || h.status)}</li>`).join("")}</ul></div>`
+        : '<p class="muted">首次来电，无历史工单。</p>';
+    });
+    C.socket.on("call.answered", (m) => { if (m.call_id === current) state.textContent = "通话中"; });
+    C.socket.on("call.transcript", (m) => {
+      if (m.call_id !== current) return;
+      const li = document.createElement("li"); li.dataset.seq = m.seq;
+      li.innerHTML = `<strong>${m.speaker === "agent" ? "坐席" : "来电人"}</strong>：${esc(m.text)}`;
+      list.appendChild(li); fill(m.draft);
+    });
+    C.socket.on("call.ended", (m) => { if (m.call_id === current) { state.textContent = "已挂机"; fill(m.draft); } });
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const call = form.call_id.value ? await C.api("GET", "/calls/" + encodeURIComponent(form.call_id.value)) : null;
+      const body = {channel: "phone", caller: {name: form.caller_name.value, phone: form.caller_phone.value},
+        address: form.address.value, description: form.description.value};
+      if (call) { body.call_id = call.call_id; body.transcript = call.draft.transcript; }
+      try {
+        const t = await C.api("POST", "/tickets", body);
+        $("#call-result").innerHTML = `已生成工单 <a id="call-ticket" href="/tickets/${t.id}">${esc(t.number)}</a>`;
+      } catch (e) { $("#call-result").innerHTML = `<span class="error">${esc(e.message)}</span>`; }
+    });
+  }
+
+  const page = document.body.dataset.page;
+  if (page === "linkage") initBoard();
+  if (page === "calls") initCalls();
+})();

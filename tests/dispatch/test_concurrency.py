@@ -1,0 +1,85 @@
+"""Two people acting on one ticket at the same moment: exactly one wins, the
+other gets Conflict (409) with the ticket's current state.  Real PostgreSQL
+and threads (row lock + optimistic version); on SQLite the version check
+alone is exercised."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from dispatch.errors import Conflict
+from tests.dispatch import factories as f
+
+
+def race(n, fn):
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = ("ok", fn(i))
+        except Conflict as e:
+            results[i] = ("conflict", e)
+        except Exception as e:  # pragma: no cover - reported by the assertion
+            results[i] = ("error", e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+@pytest.fixture
+def pg_only(pg_url):
+    if pg_url is None:
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL) for real row locks")
+
+
+@pytest.mark.parametrize("with_version", [True, False])
+def test_two_people_at_once_exactly_one_wins(pg_only, seeded_db, with_version):
+    db = seeded_db
+    svc = f.service(db)
+    tid = f.ticket(db, "returned")
+    version = f.load(db, tid).version
+    dispatcher, coordinator = f.user_actor(db, "dispatcher"), f.user_actor(db, "coordinator")
+    jyj = f.unit(db, "gy_jyj").id
+    calls = [
+        lambda: svc.act(dispatcher, tid, "uphold_return", {"unit_id": jyj, "reason": "改派教育局"},
+                        expected_version=version if with_version else None),
+        lambda: svc.act(coordinator, tid, "reject_return", {"reason": "驳回"},
+                        expected_version=version if with_version else None),
+    ]
+    results = race(2, lambda i: calls[i]())
+    kinds = sorted(r[0] for r in results)
+    assert kinds == ["conflict", "ok"], results
+    winner = next(r[1] for r in results if r[0] == "ok")
+    loser = next(r[1] for r in results if r[0] == "conflict")
+    assert loser.status == 409
+    assert loser.code == ("stale_version" if with_version else "transition_refused")
+    assert loser.current == {"id": tid, "status": winner.status, "version": winner.version,
+                             "responsible_unit_id": winner.responsible_unit_id}
+    assert f.load(db, tid).version == winner.version > version
+
+
+def test_many_department_users_signing_for_one_ticket(pg_only, seeded_db):
+    db = seeded_db
+    svc = f.service(db)
+    tid = f.ticket(db, "dispatched")
+    dept = f.user_actor(db, "gy_rsj")
+    results = race(6, lambda i: svc.act(dept, tid, "sign_for", {}))
+    assert sorted(r[0] for r in results) == ["conflict"] * 5 + ["ok"], results
+
+
+def test_a_stale_version_is_refused_on_any_database(seeded_db):
+    svc = f.service(seeded_db)
+    tid = f.ticket(seeded_db, "dispatched")
+    v = f.load(seeded_db, tid).version
+    dept = f.user_actor(seeded_db, "gy_rsj")
+    svc.act(dept, tid, "sign_for", {}, expected_version=v)
+    with pytest.raises(Conflict) as e:
+        svc.act(dept, tid, "await_citizen", {"reason": "x"}, expected_version=v)
+    assert e.value.code == "stale_version" and e.value.current["status"] == "handling"

@@ -88,6 +88,8 @@ def october(app, client, seeded_db):
             act(who, tid, "close")
     with at(BASE + 2 * HOUR):
         act(agent, t1, "callback", satisfaction="satisfied")
+        for _ in range(2):                               # "unreachable" only on the third try
+            act(agent, t5, "callback_no_answer")
         act(agent, t5, "callback", satisfaction="unreachable")
         act(agent, t3, "redo", reason="市民表示问题未解决", satisfaction="unsatisfied", note="未解决")
     with at(BASE + 30 * DAY):
@@ -98,7 +100,7 @@ def october(app, client, seeded_db):
         act(rsj, t2, "close")
     with at(BASE + 30 * DAY + 2 * HOUR):
         act(agent, t2, "callback", satisfaction="basically_satisfied")
-    with at(dt.datetime(2026, 11, 20, 2, 0, tzinfo=UTC)):
+    with at(dt.datetime(2026, 11, 10, 2, 0, tzinfo=UTC)):
         t9 = intake(client, agent_h, WAGES, LABOUR)      # November: not in October's report
     return {"t1": t1, "t2": t2, "t3": t3, "t4": t4, "t5": t5, "t6": t6, "t8": t8, "t9": t9}
 

@@ -1,0 +1,419 @@
+"""The routing model: features, training, calibrated prediction, explanation.
+
+Features (one sparse matrix, rows L2-normalised):
+  * jieba words (domain dictionary from the category tree, stop words out),
+    unigrams and bigrams, TF-IDF;
+  * character 1–3-grams, TF-IDF;
+  * character 1–3-grams of the head of the text again (``text`` is subject +
+    body folded together, so the first ``head_chars`` characters stand in for
+    the subject and weight it);
+  * per first-level topic, how many category-tree terms occur (whole text,
+    head).
+Models: a LinearSVC on all features and a ComplementNB on the words.  Their
+scores are z-scored per row and stacked by a multinomial logistic regression
+fitted on out-of-fold scores, which both weighs the two and calibrates the
+probabilities.  The abstain threshold is chosen on the same out-of-fold
+probabilities: the lowest confidence at which the auto-routed share still has
+``target_precision`` accuracy.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.naive_bayes import ComplementNB
+from sklearn.svm import LinearSVC
+
+from classifier import text as textprep
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    confidence: float
+    top: list[tuple[str, float]]
+    explain: list[tuple[str, float]]
+    abstain: bool
+    model_version: str
+
+
+@dataclass
+class TrainConfig:
+    head_chars: int = 25
+    word_weight: float = 1.0
+    head_weight: float = 1.0
+    category_weight: float = 0.5
+    char_ngrams: tuple[int, int] = (1, 3)
+    svc_c: float = 3.0
+    nb_alpha: float = 0.3
+    folds: int = 5
+    target_precision: float = 0.975
+    seed: int = 0
+
+    @classmethod
+    def fast(cls) -> "TrainConfig":
+        """A smaller, quicker configuration for tests."""
+        return cls(char_ngrams=(1, 2), folds=3)
+
+
+def word_ngrams(tokens: Sequence[str]) -> list[str]:
+    """Unigrams and bigrams of a token list (a picklable analyzer)."""
+    return list(tokens) + [a + " " + b for a, b in zip(tokens, tokens[1:])]
+
+
+@dataclass
+class Docs:
+    """Texts prepared once: normalised text and its jieba tokens."""
+
+    norm: list[str]
+    tokens: list[list[str]]
+
+    @classmethod
+    def of(cls, texts: Iterable[str]) -> "Docs":
+        norm = [textprep.normalize(t) for t in texts]
+        return cls(norm, [textprep.tokenize(n) for n in norm])
+
+    def subset(self, idx: Sequence[int]) -> "Docs":
+        return Docs([self.norm[i] for i in idx], [self.tokens[i] for i in idx])
+
+
+class _Block:
+    """A fitted TfidfVectorizer reduced to what transform needs (vocabulary
+    and idf), with a transform that skips sklearn's per-call validation:
+    one ticket at a time is the common call, and that overhead dominated."""
+
+    def __init__(self, vec: TfidfVectorizer, kind: str, ngrams: tuple[int, int]):
+        self.vocab: dict[str, int] = vec.vocabulary_
+        self.idf = vec.idf_.astype(np.float64)
+        self.kind = kind          # "words" (token lists) or "chars" (strings)
+        self.ngrams = ngrams
+
+    def grams(self, doc) -> list[str]:
+        if self.kind == "words":
+            return word_ngrams(doc)
+        return char_ngrams(doc, *self.ngrams)
+
+    def transform(self, docs) -> sp.csr_matrix:
+        """Same numbers as TfidfVectorizer(sublinear_tf=True, norm='l2')."""
+        vocab = self.vocab
+        indptr = [0]
+        indices: list[int] = []
+        counts: list[int] = []
+        for doc in docs:
+            seen = Counter(self.grams(doc))
+            for g, c in seen.items():
+                j = vocab.get(g)
+                if j is not None:
+                    indices.append(j)
+                    counts.append(c)
+            indptr.append(len(indices))
+        idx = np.asarray(indices, dtype=np.int32)
+        data = (np.log(np.asarray(counts, dtype=np.float64)) + 1.0) * self.idf[idx]
+        m = sp.csr_matrix((data, idx, np.asarray(indptr)), shape=(len(indptr) - 1, len(vocab)))
+        return _l2_rows(m)
+
+
+def _l2_rows(m: sp.csr_matrix) -> sp.csr_matrix:
+    lengths = np.diff(m.indptr)
+    rows = np.repeat(np.arange(m.shape[0]), lengths)
+    norms = np.sqrt(np.bincount(rows, weights=m.data ** 2, minlength=m.shape[0]))
+    norms[norms == 0] = 1.0
+    m.data = m.data / np.repeat(norms, lengths)
+    return m
+
+
+def char_ngrams(text: str, lo: int, hi: int) -> list[str]:
+    """Character n-grams as sklearn's analyzer='char' makes them (the text is
+    already whitespace-folded by ``text.normalize``)."""
+    out = list(text) if lo == 1 else []
+    n_len = len(text)
+    for n in range(max(lo, 2), min(hi, n_len) + 1):
+        out += [text[i:i + n] for i in range(n_len - n + 1)]
+    return out
+
+
+class Featurizer:
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.blocks: list[_Block] = []
+
+    def fit(self, docs: Docs) -> "Featurizer":
+        cfg = self.cfg
+        words = TfidfVectorizer(analyzer=word_ngrams, sublinear_tf=True, min_df=2)
+        chars = TfidfVectorizer(analyzer="char", ngram_range=tuple(cfg.char_ngrams),
+                                sublinear_tf=True, min_df=2, lowercase=False)
+        head = TfidfVectorizer(analyzer="char", ngram_range=(1, 3),
+                               sublinear_tf=True, min_df=2, lowercase=False)
+        words.fit(docs.tokens)
+        chars.fit(docs.norm)
+        head.fit([n[: cfg.head_chars] for n in docs.norm])
+        self.blocks = [_Block(words, "words", (1, 2)),
+                       _Block(chars, "chars", tuple(cfg.char_ngrams)),
+                       _Block(head, "chars", (1, 3))]
+        return self
+
+    def transform(self, docs: Docs) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """(all features, L2-normalised rows; the word block alone for NB)."""
+        cfg = self.cfg
+        words, chars, head = self.blocks
+        w = words.transform(docs.tokens)
+        parts = [
+            cfg.word_weight * w,
+            chars.transform(docs.norm),
+            cfg.head_weight * head.transform([n[: cfg.head_chars] for n in docs.norm]),
+            sp.csr_matrix(cfg.category_weight * textprep.category_counts(docs.norm, cfg.head_chars)),
+        ]
+        return _l2_rows(sp.hstack(parts, format="csr")), w
+
+    def feature_names(self) -> np.ndarray:
+        """Display names, aligned with the columns of ``transform``."""
+        names: list[str] = []
+        for block in self.blocks:
+            part = [""] * len(block.vocab)
+            for term, j in block.vocab.items():
+                part[j] = term.replace(" ", "")
+            names += part
+        topics = list(textprep.category_terms())
+        names += [f"[分类目录:{t}]" for t in topics] * 2
+        return np.array(names, dtype=object)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    """LogisticRegression.predict_proba of a multinomial model."""
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _zscore(v: np.ndarray) -> np.ndarray:
+    sd = v.std(axis=1, keepdims=True)
+    return (v - v.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0)
+
+
+class _Base:
+    """Featurizer + LinearSVC + ComplementNB fitted on one training set."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.features = Featurizer(cfg)
+        self.svc = LinearSVC(C=cfg.svc_c, random_state=cfg.seed)
+        self.nb = ComplementNB(alpha=cfg.nb_alpha)
+
+    def fit(self, docs: Docs, y: np.ndarray) -> "_Base":
+        self.features.fit(docs)
+        x, w = self.features.transform(docs)
+        self.svc.fit(x, y)
+        self.nb.fit(w, y)
+        return self
+
+    def stacked(self, x: sp.csr_matrix, w: sp.csr_matrix) -> np.ndarray:
+        # the same numbers as svc.decision_function and nb.predict_log_proba
+        # (up to a per-row constant, which the z-score removes), without
+        # sklearn's per-call validation
+        svc = x @ self.svc.coef_.T + self.svc.intercept_
+        nb = np.asarray(w @ self.nb.feature_log_prob_.T)
+        return np.hstack([_zscore(np.asarray(svc)), _zscore(nb)])
+
+
+def data_hash(texts: Sequence[str], labels: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for t, y in sorted(zip(texts, labels)):
+        h.update(t.encode("utf-8"))
+        h.update(b"\x1f")
+        h.update(y.encode("utf-8"))
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
+def choose_threshold(conf: np.ndarray, correct: np.ndarray, target: float) -> float:
+    """Lowest confidence t such that predictions with confidence ≥ t are
+    right at least ``target`` of the time (1.0 if none is)."""
+    order = np.argsort(-conf)
+    hits = np.cumsum(correct[order])
+    acc = hits / np.arange(1, len(order) + 1)
+    ok = np.where(acc >= target)[0]
+    if len(ok) == 0:
+        return 1.0
+    k = ok[-1]
+    return float(conf[order][k])
+
+
+class Predictor:
+    """A trained model: ``predict`` and ``predict_batch`` are thread-safe."""
+
+    def __init__(self, base: _Base, calibrator: LogisticRegression, threshold: float,
+                 version: str, meta: dict):
+        self.base = base
+        self.calibrator = calibrator
+        self.threshold = threshold
+        self.version = version
+        self.meta = meta
+        self._names: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    # -- persistence -----------------------------------------------------
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_names"] = None
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def save(self, path) -> None:
+        import joblib
+        from pathlib import Path
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        joblib.dump({"format": FORMAT_VERSION, "predictor": self}, tmp)
+        tmp.replace(path)  # atomic: a reader never sees half a file
+
+    @staticmethod
+    def load(path) -> "Predictor":
+        import joblib
+
+        obj = joblib.load(path)
+        if not isinstance(obj, dict) or obj.get("format") != FORMAT_VERSION:
+            raise ValueError(f"{path}: not a classifier model of format {FORMAT_VERSION}")
+        textprep.ensure_jieba()
+        return obj["predictor"]
+
+    # -- prediction ------------------------------------------------------
+    @property
+    def labels(self) -> list[str]:
+        return [str(c) for c in self.calibrator.classes_]
+
+    def _names_array(self) -> np.ndarray:
+        if self._names is None:
+            with self._lock:
+                if self._names is None:
+                    self._names = self.base.features.feature_names()
+        return self._names
+
+    def proba(self, texts: Sequence[str]) -> tuple[np.ndarray, sp.csr_matrix]:
+        docs = Docs.of(texts)
+        x, w = self.base.features.transform(docs)
+        return _softmax(self.base.stacked(x, w) @ self.calibrator.coef_.T
+                        + self.calibrator.intercept_), x
+
+    def predict(self, text: str, subject: str = "", explain: int = 5) -> Prediction:
+        return self.predict_batch([text], subjects=[subject], explain=explain)[0]
+
+    def predict_batch(self, texts: Sequence[str], subjects: Sequence[str] | None = None,
+                      explain: int = 5) -> list[Prediction]:
+        if subjects is not None:
+            texts = [_join(s, t) for s, t in zip(subjects, texts)]
+        probs, x = self.proba(list(texts))
+        labels = self.calibrator.classes_
+        svc_classes = list(self.base.svc.classes_)
+        out = []
+        for i, p in enumerate(probs):
+            order = np.argsort(-p)
+            k = order[0]
+            label = str(labels[k])
+            reasons = self._explain(x, i, svc_classes.index(label), explain) if explain else []
+            out.append(Prediction(
+                label=label,
+                confidence=float(p[k]),
+                top=[(str(labels[j]), float(p[j])) for j in order[:3]],
+                explain=reasons,
+                abstain=bool(p[k] < self.threshold),
+                model_version=self.version,
+            ))
+        return out
+
+    def _explain(self, x: sp.csr_matrix, row: int, cls: int, n: int) -> list[tuple[str, float]]:
+        """Words whose tf-idf × SVM coefficient pushed hardest toward the
+        predicted class; a term also covered by a longer chosen one is
+        skipped, single characters are skipped."""
+        lo, hi = x.indptr[row], x.indptr[row + 1]
+        idx = x.indices[lo:hi]
+        contrib = x.data[lo:hi] * self.base.svc.coef_[cls, idx]
+        keep = min(len(idx), 8 * n)
+        best = np.argpartition(-contrib, keep - 1)[:keep] if keep else []
+        names = self._names_array()
+        scores: dict[str, float] = {}
+        for k in best:
+            name = names[idx[k]]
+            if len(name) >= 2 and contrib[k] > 0:
+                scores[name] = scores.get(name, 0.0) + float(contrib[k])
+        chosen: list[tuple[str, float]] = []
+        for name, c in sorted(scores.items(), key=lambda kv: -kv[1]):
+            if len(chosen) >= n:
+                break
+            if any(name in other or other in name for other, _ in chosen):
+                continue
+            chosen.append((name, round(c, 4)))
+        return chosen
+
+
+def _join(subject: str, text: str) -> str:
+    subject = (subject or "").strip()
+    if subject and not (text or "").startswith(subject):
+        return subject + text
+    return text
+
+
+def _progress(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"[classifier] {msg}", file=sys.stderr, flush=True)
+
+
+def train(texts: Sequence[str], labels: Sequence[str], cfg: TrainConfig | None = None,
+          note: str = "", quiet: bool = False, extra_meta: dict | None = None) -> Predictor:
+    """Fit the whole model; progress lines go to stderr."""
+    cfg = cfg or TrainConfig()
+    t0 = time.perf_counter()
+    y = np.asarray(labels)
+    _progress(f"tokenising {len(texts)} texts", quiet)
+    textprep.ensure_jieba()
+    docs = Docs.of(texts)
+    _progress(f"tokenised in {time.perf_counter() - t0:.1f}s; {cfg.folds}-fold out-of-fold scores", quiet)
+    n_classes = len(set(labels))
+    oof = np.zeros((len(y), 2 * n_classes))
+    folds = StratifiedKFold(cfg.folds, shuffle=True, random_state=cfg.seed)
+    for f, (tr, te) in enumerate(folds.split(np.zeros(len(y)), y), 1):
+        base = _Base(cfg).fit(docs.subset(tr), y[tr])
+        oof[te] = base.stacked(*base.features.transform(docs.subset(te)))
+        _progress(f"fold {f}/{cfg.folds} done ({time.perf_counter() - t0:.1f}s)", quiet)
+    calibrator = LogisticRegression(C=1.0, max_iter=2000).fit(oof, y)
+    oof_p = calibrator.predict_proba(oof)
+    conf = oof_p.max(axis=1)
+    correct = calibrator.classes_[oof_p.argmax(axis=1)] == y
+    threshold = choose_threshold(conf, correct, cfg.target_precision)
+    _progress(f"out-of-fold accuracy {correct.mean():.4f}; abstain threshold {threshold:.3f} "
+              f"(auto-routes {np.mean(conf >= threshold):.1%} at ≥{cfg.target_precision:.1%})", quiet)
+    _progress("fitting the final model on all rows", quiet)
+    base = _Base(cfg).fit(docs, y)
+    dhash = data_hash(texts, labels)
+    now = dt.datetime.now(dt.timezone.utc)
+    version = now.strftime("%Y%m%dT%H%M%SZ") + "-" + dhash[:8]
+    meta = {
+        "trained_at": now.isoformat(),
+        "n_train": len(y),
+        "data_hash": dhash,
+        "config": asdict(cfg),
+        "oof_accuracy": float(correct.mean()),
+        "note": note,
+        "train_seconds": round(time.perf_counter() - t0, 2),
+    }
+    meta.update(extra_meta or {})
+    _progress(f"trained {version} in {meta['train_seconds']}s", quiet)
+    return Predictor(base, calibrator, threshold, version, meta)

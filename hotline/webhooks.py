@@ -156,12 +156,16 @@ def retry_outbox(message_id: int):
                                                                       visible_clause(actor))) is not None)
         if not visible:
             raise NotFound("消息不存在")
-        peer, ticket_id, kind = m.peer, m.ticket_id, m.kind
-    if not outbox.retry_dead(db(), message_id):
+        peer, ticket_id, kind, state = m.peer, m.ticket_id, m.kind, m.state
+    if state != "dead":
         return error_response(409, "not_dead", "只有投递失败（死信）的消息可以重试")
+    # Before the retry: inline, the delivery (and its acknowledgement) runs
+    # inside retry_dead, and must not be overwritten by this note.
     if ticket_id and kind in ("incident.create", "event.create"):
         linkage.touch_by_id(db(), ticket_id, peer, "outbound", state="pending",
                             last_note=f"{actor.display_name} 重试投递")
+    if not outbox.retry_dead(db(), message_id):
+        return error_response(409, "not_dead", "只有投递失败（死信）的消息可以重试")
     log.info("outbox %s retried by %s", message_id, actor.username)
     with db().session() as s:
         return jsonify(_outbox_json(s.get(OutboxMessage, message_id)))

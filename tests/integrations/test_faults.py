@@ -97,10 +97,12 @@ def test_110_down_then_recovery_every_message_arrives_exactly_once(seeded_db, re
     assert fig["unique"] == n and fig["lost"] == 0
     assert fig["duplicates"] == 0, "no lease expired, so nothing may reach the receiver twice"
     assert failed_while_down >= 2 * n
-    # The worker recorded each 110 acknowledgement on its ticket.
-    with seeded_db.session() as s:
-        states = s.scalars(select(Linkage.state).where(Linkage.ticket_id.in_(ids))).all()
-    assert sorted(states) == ["acknowledged"] * n
+    # The worker records each 110 acknowledgement on its ticket (just after
+    # marking the message sent).
+    def states():
+        with seeded_db.session() as s:
+            return sorted(s.scalars(select(Linkage.state).where(Linkage.ticket_id.in_(ids))).all())
+    wait_for(lambda: states() == ["acknowledged"] * n, timeout=20, what="every acknowledgement recorded")
 
 
 def test_worker_killed_mid_delivery_loses_nothing(seeded_db, redis_url, enqueue_to, sim, start_worker):

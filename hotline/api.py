@@ -167,3 +167,101 @@ def _int_arg(name: str, raw: str, lo: int | None = None, hi: int | None = None) 
 def init_app(app: Flask) -> None:
     csrf.exempt(bp)
     app.register_blueprint(bp)
+
+
+# ------------------------------------------------------------ dispatch work queues
+# (review of returns and low-confidence tickets, 督办 board, callback queue,
+# duplicate check at intake; the queries live in dispatch.board / dispatch.duplicates)
+from types import SimpleNamespace  # noqa: E402
+
+from pydantic import Field  # noqa: E402
+
+from dispatch import board, duplicates  # noqa: E402
+from hotline.schemas import Strict  # noqa: E402
+from models import Assignment, SlaClock, utcnow  # noqa: E402
+
+
+class DuplicatesIn(Strict):
+    description: str = Field(min_length=1, max_length=5000)
+    subject: str = Field("", max_length=200)
+    address: str = Field("", max_length=300)
+    category: str | None = Field(None, max_length=300)
+    caller_phone: str = Field("", max_length=32)
+
+
+@bp.get("/review")
+@api_auth
+def review_queue():
+    with db().session() as s:
+        return jsonify(board.review_queue(s, current_actor()))
+
+
+@bp.get("/supervision")
+@api_auth
+def supervision_board():
+    with db().session() as s:
+        return jsonify({"items": board.supervision_board(s, current_actor(),
+                                                         request.args.get("all") in ("1", "true"))})
+
+
+@bp.post("/supervision/<int:item_id>/resolve")
+@api_auth
+def resolve_supervision(item_id: int):
+    with db().session() as s:
+        return jsonify(board.resolve_item(s, current_actor(), item_id))
+
+
+@bp.get("/callbacks")
+@api_auth
+def callback_queue():
+    with db().session() as s:
+        return jsonify({"items": board.callback_queue(s, current_actor())})
+
+
+@bp.get("/assists")
+@api_auth
+def assisting_tickets():
+    """A unit's 协办 tickets, with its own part (pending / given / timed out)."""
+    actor = current_actor()
+    with db().session() as s:
+        rows = s.execute(select(Ticket, Assignment).join(Assignment, Assignment.ticket_id == Ticket.id)
+                         .where(Assignment.unit_id == actor.unit_id, Assignment.role == "assist")
+                         .order_by(Ticket.created_at.desc()).limit(PER_PAGE_MAX)).all()
+        return jsonify({"items": [ticket_json(t, actor) | {"assist": {
+            "state": a.state, "due_at": a.due_at.isoformat() if a.due_at else None}} for t, a in rows]})
+
+
+@bp.get("/tickets/<int:ticket_id>/clocks")
+@api_auth
+def ticket_clocks(ticket_id: int):
+    actor = current_actor()
+    _load(ticket_id, actor)
+    with db().session() as s:
+        rows = s.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket_id).order_by(SlaClock.id)).all()
+        iso = lambda v: v.isoformat() if v else None  # noqa: E731
+        return jsonify({"items": [{"id": c.id, "stage": c.stage, "round": c.round, "unit_id": c.unit_id,
+                                   "started_at": iso(c.started_at), "due_at": iso(c.due_at),
+                                   "warn_at": iso(c.warn_at), "paused": bool(c.pauses and c.pauses[-1][1] is None),
+                                   "pauses": c.pauses, "stopped_at": iso(c.stopped_at), "outcome": c.outcome}
+                                  for c in rows]})
+
+
+@bp.post("/duplicates")
+@api_auth
+def check_duplicates():
+    """Possible repeats of a ticket being taken: same caller (30 days),
+    similar text in the same area and category (7 days)."""
+    body = parse(DuplicatesIn)
+    actor = current_actor()
+    if not actor.on_platform:
+        raise NotFound("仅热线平台可用")
+    with db().session() as s:
+        platform = s.get(Unit, actor.unit_id)
+        sug = tickets().suggest(s, platform, body.description, body.subject, body.address, body.category)
+        probe = SimpleNamespace(id=-1, caller_phone=body.caller_phone, division_code=sug.division_code,
+                                category_id=sug.category.id if sug.category else None,
+                                subject=body.subject, description=body.description)
+        found = duplicates.candidates(s, probe, utcnow())
+        visible = set(s.scalars(select(Ticket.id).where(Ticket.id.in_([c.ticket_id for c in found]),
+                                                        visible_clause(actor))))
+        return jsonify({"items": [c.as_json() for c in found if c.ticket_id in visible]})

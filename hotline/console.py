@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
-from dispatch.workflow import TRANSITIONS
+from dispatch.workflow import RECORD_ONLY, TRANSITIONS
 from hotline.auth import authenticate, current_actor, page_auth
 from hotline.services import db
 from models import CHANNELS, REQUEST_TYPES, STATUSES, URGENCIES, Unit
@@ -27,7 +27,7 @@ def inject():
             unit = u.name if u else ""
     return {"actor": actor, "unit_name": unit, "STATUSES": STATUSES, "CHANNELS": CHANNELS,
             "URGENCIES": URGENCIES, "REQUEST_TYPES": REQUEST_TYPES,
-            "ACTION_LABELS": {k: t.label for k, t in TRANSITIONS.items()},
+            "ACTION_LABELS": {k: t.label for k, t in TRANSITIONS.items()} | RECORD_ONLY,
             "ACTION_REQUIRED": {k: list(t.required) for k, t in TRANSITIONS.items()}}
 
 
@@ -73,6 +73,24 @@ def intake():
 @page_auth()
 def inbox():
     return render_template("inbox.html")
+
+
+@bp.get("/review")
+@page_auth("dispatcher", "coordinator", "admin")
+def review():
+    return render_template("review.html")
+
+
+@bp.get("/board")
+@page_auth("coordinator", "dispatcher", "supervisor", "admin")
+def board():
+    return render_template("board.html")
+
+
+@bp.get("/callbacks")
+@page_auth("agent", "dispatcher", "admin")
+def callbacks():
+    return render_template("callbacks.html")
 
 
 @bp.get("/tickets/<int:ticket_id>")

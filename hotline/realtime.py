@@ -44,8 +44,10 @@ def _actor(auth) -> Actor | None:
 
 
 def _emit(name: str, payload: dict, rooms: list[str]) -> None:
-    for room in rooms:
-        socketio.emit(name, payload, to=room, namespace="/")
+    # One emit to the list of rooms: a client in several of them (a province
+    # coordinator is in unit:<id>, role:coordinator and platform:all) gets
+    # the message once.
+    socketio.emit(name, payload, to=list(rooms), namespace="/")
 
 
 def init_app(app: Flask) -> None:
@@ -70,7 +72,6 @@ def external_emitter(redis_url: str) -> None:
     emitter = SocketIO(message_queue=redis_url)
 
     def emit(name, payload, rooms):
-        for room in rooms:
-            emitter.emit(name, payload, to=room, namespace="/")
+        emitter.emit(name, payload, to=list(rooms), namespace="/")
 
     events.subscribe(emit)

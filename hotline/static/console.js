@@ -23,12 +23,14 @@
     clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
   }
   function statusBadge(t) { return `<span class="status s-${esc(t.status)}">${esc(H.statuses[t.status] || t.status)}</span>`; }
-  function countdown(iso) {
+  function countdown(iso, startIso) {
     if (!iso) return "—";
     const ms = new Date(iso) - new Date();
+    // Past 80 % of the time allowed: the same warning the SLA timers give.
+    const soon = startIso && ms > 0 && ms < 0.2 * (new Date(iso) - new Date(startIso));
     const abs = Math.abs(ms), h = Math.floor(abs / 3600000), m = Math.floor((abs % 3600000) / 60000);
     const txt = (h >= 48 ? Math.floor(h / 24) + "天" : h + "小时" + m + "分");
-    return ms < 0 ? `<span class="overdue">超时 ${txt}</span>` : `<span title="${esc(fmt(iso))}">剩 ${txt}</span>`;
+    return ms < 0 ? `<span class="overdue" title="${esc(fmt(iso))}">超时 ${txt}</span>` : `<span class="${soon ? "soon" : ""}" title="${esc(fmt(iso))}">剩 ${txt}</span>`;
   }
 
   // ------------------------------------------------------------ live
@@ -65,9 +67,17 @@
             ${s.explain.length ? `<div class="muted">依据词：${s.explain.map((x) => esc(x.word)).join("、")}</div>` : ""}
           </div>`;
         })
+        .then(() => api("POST", "/duplicates", {description, subject: form.subject.value, address: form.address.value,
+                                                category: sel.value || null, caller_phone: form.caller_phone.value}))
+        .then((d) => {
+          if (my !== seq || !d || !d.items.length) return;
+          const why = {same_caller: "同一来电人30日内", similar_text: "同区域同类7日内相似"};
+          box.insertAdjacentHTML("beforeend", `<div class="dups warn" id="duplicates">可能重复：${d.items.map((c) =>
+            `<a href="/tickets/${c.ticket_id}" target="_blank">${esc(c.number)}</a>（${esc(why[c.reason] || c.reason)}，相似度 ${Math.round(c.score)}，${esc(H.statuses[c.status] || c.status)}）`).join("；")}</div>`);
+        })
         .catch((e) => { if (my === seq) box.innerHTML = `<p class="error">${esc(e.message)}</p>`; });
     };
-    ["description", "subject", "address"].forEach((n) => form[n].addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 300); }));
+    ["description", "subject", "address", "caller_phone"].forEach((n) => form[n].addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 300); }));
     sel.addEventListener("change", refresh);
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
@@ -109,7 +119,8 @@
       const cat = t.category && t.category.name !== undefined ? t.category.name : t.category;
       tr.innerHTML = `<td><a href="/tickets/${t.id}">${esc(t.number)}</a></td><td>${esc(t.subject || (t.description || "").slice(0, 30))}</td>
         <td>${esc(cat || "未分类")}</td><td>${esc(unit)}</td><td class="st">${statusBadge(t)}</td>
-        <td>${t.status === "dispatched" ? countdown(t.sign_due_at) : "—"}</td><td>${["dispatched", "handling", "returned"].includes(t.status) ? countdown(t.due_at) : "—"}</td>`;
+        <td>${t.status === "dispatched" ? countdown(t.sign_due_at, t.dispatched_at) : "—"}</td><td>${t.status === "awaiting_citizen" ? '<span class="muted">已暂停（待群众补充）</span>' : ["dispatched", "handling", "returned"].includes(t.status) ? countdown(t.due_at, t.dispatched_at) : "—"}</td>`;
+      tr._t = t;
       return tr;
     }
     async function load() {
@@ -120,6 +131,17 @@
     }
     filter.addEventListener("change", load);
     load();
+    // Countdowns tick every 30 s without a reload.
+    setInterval(() => tbody.querySelectorAll("tr").forEach((tr) => { if (tr._t) tr.replaceWith(Object.assign(row(tr._t), {_t: tr._t})); }), 30000);
+    const assists = $("#assists tbody");
+    if (assists) {
+      api("GET", "/assists").then((d) => {
+        if (!d.items.length) { $("#assists-card").hidden = true; return; }
+        assists.innerHTML = d.items.map((t) => `<tr><td><a href="/tickets/${t.id}">${esc(t.number)}</a></td><td>${esc(t.subject || t.description.slice(0, 30))}</td>
+          <td>${esc(t.responsible_unit ? t.responsible_unit.name : "")}</td><td>${statusBadge(t)}</td>
+          <td>${t.assist.state === "pending" ? countdown(t.assist.due_at, t.dispatched_at) : esc({given: "已反馈", timed_out: "已超时", withdrawn: "已撤回"}[t.assist.state] || t.assist.state)}</td></tr>`).join("");
+      });
+    }
     onTicketChanged((msg) => {
       const t = msg.ticket, old = tbody.querySelector(`tr[data-id="${t.id}"]`);
       const visible = H.role !== "department" || t.responsible_unit_id === H.unitId;
@@ -131,7 +153,7 @@
   }
 
   // ------------------------------------------------------------ ticket
-  const FIELD_LABELS = {reason: "理由", reply_text: "答复内容", unit_id: "承办单位", days: "延期天数", satisfaction: "回访结果", into_ticket_id: "并入工单ID", note: "备注"};
+  const FIELD_LABELS = {reason: "理由", reply_text: "答复内容", unit_id: "承办单位", days: "延期天数", satisfaction: "回访结果", into_ticket_id: "并入工单ID", note: "备注", suggested_unit: "应由哪个单位负责（本单位意见）"};
   function initTicket() {
     const id = Number($("#ticket-page").dataset.ticketId);
     let ticket = null, units = null;
@@ -158,16 +180,20 @@
       $("#action-title").textContent = H.actionLabels[action];
       $("#action-inputs").innerHTML = req.map((f) => {
         if (f === "unit_id") return `<label>${FIELD_LABELS[f]} <select name="unit_id">${units.map((u) => `<option value="${u.id}">${esc(u.name)}</option>`).join("")}</select></label>`;
-        if (f === "satisfaction") return `<label>${FIELD_LABELS[f]} <select name="satisfaction"><option value="satisfied">满意</option><option value="basically_satisfied">基本满意</option><option value="unreachable">无法联系</option></select></label>`;
+        if (f === "satisfaction" && action === "redo") return `<label>${FIELD_LABELS[f]} <select name="satisfaction"><option value="unsatisfied">不满意</option></select></label>`;
+        if (f === "satisfaction") return `<label>${FIELD_LABELS[f]} <select name="satisfaction"><option value="satisfied">满意</option><option value="basically_satisfied">基本满意</option><option value="unreachable">无法联系（第三次未接通）</option></select></label>`;
         if (f === "reply_text" || f === "reason") return `<label>${FIELD_LABELS[f]} <textarea name="${f}" rows="4" required></textarea></label>`;
         return `<label>${FIELD_LABELS[f] || f} <input name="${f}" required></label>`;
-      }).join("");
+      }).join("") + (action === "dispatch" ? `<label>协办单位（可多选） <select name="assist_unit_ids" multiple size="5">${units.filter((u) => !u.kind.endsWith("platform")).map((u) => `<option value="${u.id}">${esc(u.name)}</option>`).join("")}</select></label>` : "");
       const form = $("#action-form"); form.hidden = false; form.dataset.action = action;
     });
     $("#action-cancel").addEventListener("click", () => { $("#action-form").hidden = true; });
     $("#action-form").addEventListener("submit", (ev) => {
       ev.preventDefault(); const form = ev.target, body = {};
-      new FormData(form).forEach((v, k) => { body[k] = ["unit_id", "days", "into_ticket_id"].includes(k) ? Number(v) : v; });
+      new FormData(form).forEach((v, k) => {
+        if (k === "assist_unit_ids") (body[k] = body[k] || []).push(Number(v));
+        else body[k] = ["unit_id", "days", "into_ticket_id"].includes(k) ? Number(v) : v;
+      });
       run(form.dataset.action, body).then(() => { form.hidden = true; });
     });
     async function run(action, body) {
@@ -180,9 +206,153 @@
     load().catch((e) => { $("#t-fields").innerHTML = `<p class="error">${esc(e.message)}</p>`; });
   }
 
+  // ------------------------------------------------------------ dispatch work queues
+  const SAT = {satisfied: "满意", basically_satisfied: "基本满意", unsatisfied: "不满意", unreachable: "无法联系"};
+  function emptyRow(tbody, cols, text) { tbody.innerHTML = `<tr><td colspan="${cols}" class="muted">${esc(text)}</td></tr>`; }
+  function link(t) { return `<a href="/tickets/${t.id}">${esc(t.number)}</a>`; }
+  async function act(t, action, body) {
+    return api("POST", `/tickets/${t.id}/actions/${action}`, Object.assign({expected_version: t.version}, body || {}));
+  }
+
+  function initReview() {
+    let current = null, action = null, units = null;
+    const form = $("#review-form");
+    async function load() {
+      const d = await api("GET", "/review");
+      const rt = $("#returns tbody"), lt = $("#low-confidence tbody"), et = $("#extensions tbody");
+      $("#returns-count").textContent = `（${d.returns.length}）`;
+      $("#low-count").textContent = `（${d.low_confidence.length}）`;
+      $("#ext-count").textContent = `（${d.extensions.length}）`;
+      if (!d.returns.length) emptyRow(rt, 9, "暂无待审核退单"); else rt.innerHTML = "";
+      d.returns.forEach((t) => {
+        const tr = document.createElement("tr"); tr.dataset.id = t.id;
+        const locked = t.needs_coordinator && !["coordinator", "admin"].includes(H.role);
+        tr.innerHTML = `<td>${link(t)}</td><td>${esc(t.subject)}</td><td>${esc(t.category || "未分类")}</td><td>${esc(t.responsible_unit)}</td>
+          <td>${esc(t.reason)}</td><td>${esc(t.suggested_unit)}</td><td>${t.return_count}${t.needs_coordinator ? ' <span class="warn">需协调员</span>' : ""}</td>
+          <td>${countdown(t.due_at)}</td>
+          <td>${locked ? '<span class="muted">待协调员审核</span>' : `<button type="button" data-do="uphold_return">同意并改派</button><button type="button" data-do="reject_return">驳回</button>`}</td>`;
+        tr._t = t; rt.appendChild(tr);
+      });
+      if (!d.low_confidence.length) emptyRow(lt, 6, "暂无待人工派单工单"); else lt.innerHTML = "";
+      d.low_confidence.forEach((t) => {
+        const tr = document.createElement("tr");
+        tr.innerHTML = `<td>${link(t)}</td><td>${esc(t.subject)}</td><td>${esc(t.category || "未能判断")}</td>
+          <td>${t.category_confidence == null ? "—" : Math.round(t.category_confidence * 100) + "%"}</td><td>${esc(t.platform)}</td><td><a href="/tickets/${t.id}">派单</a></td>`;
+        lt.appendChild(tr);
+      });
+      if (!d.extensions.length) emptyRow(et, 7, "暂无延期申请"); else et.innerHTML = "";
+      d.extensions.forEach((t) => {
+        const tr = document.createElement("tr"); tr._t = t;
+        tr.innerHTML = `<td>${link(t)}</td><td>${esc(t.subject)}</td><td>${esc(t.responsible_unit)}</td><td>${t.days} 个工作日</td><td>${esc(t.reason)}</td>
+          <td>${countdown(t.due_at)}</td><td><button type="button" data-do="approve_extension">批准</button><button type="button" data-do="refuse_extension">驳回</button></td>`;
+        et.appendChild(tr);
+      });
+    }
+    document.addEventListener("click", async (ev) => {
+      const what = ev.target.dataset && ev.target.dataset.do; if (!what) return;
+      const tr = ev.target.closest("tr"); current = tr._t; action = what;
+      if (what === "uphold_return" && !units) {
+        units = (await api("GET", "/units")).items.filter((u) => u.id !== H.unitId && !u.kind.endsWith("platform"));
+        $("#review-unit").innerHTML = units.map((u) => `<option value="${u.id}">${esc(u.name)}</option>`).join("");
+        const cats = (await api("GET", "/categories")).items.filter((c) => c.level <= 2);
+        $("#review-category").innerHTML = '<option value="">不更正</option>' + cats.map((c) => `<option value="${esc(c.code)}">${esc(c.full_name)}</option>`).join("");
+      }
+      $("#review-unit").closest("label").hidden = what !== "uphold_return";
+      $("#review-category").closest("label").hidden = what !== "uphold_return";
+      $("#review-title").textContent = `${H.actionLabels[what]}：${current.number}`;
+      form.hidden = false; form.reason.focus();
+    });
+    $("#review-cancel").addEventListener("click", () => { form.hidden = true; });
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = {reason: form.reason.value};
+      if (action === "uphold_return") { body.unit_id = Number(form.unit_id.value); if (form.category.value) body.category = form.category.value; }
+      try { await act(current, action, body); toast("已" + H.actionLabels[action], "ok"); form.hidden = true; form.reset(); }
+      catch (e) { toast(e.message, "error"); }
+      load();
+    });
+    onTicketChanged((msg) => { if (["returned", "accepted"].includes(msg.ticket.status) || ["return", "request_extension", "uphold_return", "reject_return", "approve_extension", "refuse_extension", "dispatch"].includes(msg.event.action)) load(); });
+    load().catch((e) => toast(e.message, "error"));
+  }
+
+  function initBoard() {
+    const tbody = $("#board tbody"), all = $("#board-all");
+    function row(i) {
+      const t = i.ticket || {};
+      const tr = document.createElement("tr"); tr.dataset.id = i.id;
+      tr.innerHTML = `<td>${esc(fmt(i.created_at))}</td><td><span class="status k-${esc(i.kind)}">${esc(i.kind_label)}</span></td><td>${esc(i.reason)}</td>
+        <td>${t.id ? link(t) : "—"}</td><td>${esc(t.responsible_unit || "—")}</td><td>${t.status ? statusBadge(t) : "—"}</td>
+        <td>${t.due_at ? countdown(t.due_at) : "—"}</td>
+        <td>${i.resolved_at ? '<span class="muted">已处理</span>' : `<button type="button" data-resolve="${i.id}">标记已处理</button>`}</td>`;
+      return tr;
+    }
+    async function load() {
+      const d = await api("GET", "/supervision" + (all.checked ? "?all=1" : ""));
+      tbody.innerHTML = ""; d.items.forEach((i) => tbody.appendChild(row(i)));
+      $("#board-count").textContent = `（${d.items.filter((i) => !i.resolved_at).length} 项待处理）`;
+      if (!d.items.length) emptyRow(tbody, 8, "暂无督办事项");
+    }
+    all.addEventListener("change", load);
+    tbody.addEventListener("click", async (ev) => {
+      const id = ev.target.dataset.resolve; if (!id) return;
+      try { await api("POST", `/supervision/${id}/resolve`, {}); load(); } catch (e) { toast(e.message, "error"); }
+    });
+    socket.on("supervision.new", (item) => {
+      const tr = row(item); tr.classList.add("flash");
+      const empty = tbody.querySelector("td[colspan]"); if (empty) tbody.innerHTML = "";
+      tbody.prepend(tr); setTimeout(() => tr.classList.remove("flash"), 1500);
+      toast(`${item.kind_label}：${item.reason}`, "error");
+    });
+    load().catch((e) => toast(e.message, "error"));
+  }
+
+  function initCallbacks() {
+    const tbody = $("#callbacks tbody"), form = $("#cb-form");
+    let current = null;
+    async function load() {
+      const d = await api("GET", "/callbacks");
+      $("#cb-count").textContent = `（${d.items.length}）`;
+      if (!d.items.length) { emptyRow(tbody, 9, "暂无待回访工单"); return; }
+      tbody.innerHTML = "";
+      d.items.forEach((t) => {
+        const tr = document.createElement("tr"); tr._t = t;
+        const last = t.attempts >= 2;
+        tr.innerHTML = `<td>${link(t)}</td><td>${esc(t.subject)}</td><td>${esc(t.caller_name)}</td><td>${esc(t.caller_phone)}</td>
+          <td>${esc(t.responsible_unit || "直办")}</td><td>${esc((t.reply_text || "").slice(0, 60))}</td><td>${countdown(t.callback_due_at)}</td><td>${t.attempts} 次</td>
+          <td><button type="button" data-cb="result">记录结果</button>${last ? '<button type="button" data-cb="unreachable">第三次未接通：无法联系</button>' : '<button type="button" data-cb="no_answer">未接通</button>'}</td>`;
+        tbody.appendChild(tr);
+      });
+    }
+    tbody.addEventListener("click", async (ev) => {
+      const what = ev.target.dataset.cb; if (!what) return;
+      current = ev.target.closest("tr")._t;
+      try {
+        if (what === "no_answer") { await act(current, "callback_no_answer"); toast("已记录未接通", "ok"); return load(); }
+        if (what === "unreachable") { await act(current, "callback", {satisfaction: "unreachable", note: "三次未接通"}); toast("已记录无法联系", "ok"); return load(); }
+      } catch (e) { toast(e.message, "error"); return load(); }
+      $("#cb-title").textContent = `回访：${current.number}`; form.hidden = false;
+    });
+    $("#cb-cancel").addEventListener("click", () => { form.hidden = true; });
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const sat = form.satisfaction.value, note = form.note.value;
+      try {
+        if (sat === "unsatisfied") await act(current, "redo", {satisfaction: "unsatisfied", reason: note || "回访不满意", note});
+        else await act(current, "callback", {satisfaction: sat, note});
+        toast(sat === "unsatisfied" ? "不满意，已转承办单位重办" : "已记录回访：" + SAT[sat], "ok"); form.hidden = true; form.reset();
+      } catch (e) { toast(e.message, "error"); }
+      load();
+    });
+    onTicketChanged((msg) => { if (["close", "direct_answer", "callback", "redo"].includes(msg.event.action)) load(); });
+    load().catch((e) => toast(e.message, "error"));
+  }
+
   const page = document.body.dataset.page;
   if (page === "intake") initIntake();
   if (page === "inbox") initInbox();
   if (page === "ticket") initTicket();
+  if (page === "review") initReview();
+  if (page === "board") initBoard();
+  if (page === "callbacks") initCallbacks();
   window.hotlineConsole = {api, onTicketChanged, socket};
 })();

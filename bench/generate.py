@@ -321,7 +321,8 @@ class Generator:
                     break
                 if r.random() < 0.75:
                     st["due"] += days * DAY
-                    move(at, self.dispatcher, "approve_extension", "handling", "handling", "同意延期")
+                    move(at, self.dispatcher, "approve_extension", "handling", "handling", "同意延期",
+                         f'{{"days": {days}}}')
                 else:
                     move(at, self.dispatcher, "refuse_extension", "handling", "handling", "理由不充分")
             if stuck:
@@ -334,12 +335,15 @@ class Generator:
                 break
             k = r.randrange(len(self.replies))
             st["reply"], st["replied"] = self.replies[k], reply
-            move(reply, dept, "reply", "handling", "replied", payload=self.reply_payloads[k])
+            # The close clock stops at the reply (dispatch.workflow).
+            on_time = "true" if reply <= st["due"] else "false"
+            move(reply, dept, "reply", "handling", "replied",
+                 payload=self.reply_payloads[k][:-1] + f', "on_time": {on_time}}}')
             if close > now:
                 break
             st["closed"] = close
             move(close, dept if r.random() < 0.7 else self.dispatcher, "close", "replied", "closed",
-                 payload='{"on_time": true}' if close <= st["due"] else '{"on_time": false}')
+                 payload=f'{{"on_time": {on_time}}}')
             if r.random() > 0.75:
                 break
             at = close + r.uniform(2 * HOUR, 30 * HOUR)
@@ -352,7 +356,17 @@ class Generator:
                 st["replied"] = st["closed"] = None
                 continue
             sat = "basically_satisfied" if sat == "unsatisfied" else sat
-            move(at, agent, "callback", "closed", "archived", payload=f'{{"satisfaction": "{sat}"}}')
+            tries = 1
+            if sat == "unreachable":                # the third failed try ends the callback
+                for tries in (1, 2):
+                    self.ev(ev_out, tid, at, agent, "callback_no_answer", "closed", "closed",
+                            payload=f'{{"attempts": {tries}}}')
+                    at += r.uniform(HOUR, 4 * HOUR)
+                tries = 3
+                if at > now:
+                    break
+            move(at, agent, "callback", "closed", "archived",
+                 payload=f'{{"satisfaction": "{sat}", "note": "", "attempts": {tries}}}')
             break
         return self._row(tid, created, subject, description, dname, district, cat, top_id, conf, platform,
                          urgency, st, agent)

@@ -43,8 +43,10 @@ NO_DEADLINE = ("cancelled", "merged")
 PAUSED = tuple(x for x in ("awaiting_citizen",) if x in workflow.OPEN)
 # The unit's close clock runs in these (it stops at the unit's reply).
 RUNNING = tuple(sorted(set(getattr(workflow, "CLOCKED", {"dispatched", "handling", "returned"})) - set(PAUSED)))
+# Events the figures read (a direct answer shows on the ticket itself: closed
+# with no unit).  migrations 0003 indexes exactly these.
 EVENT_ACTIONS = ("return", "uphold_return", "reject_return", "request_extension", "approve_extension",
-                 "callback", "redo", "direct_answer")
+                 "callback", "redo")
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,9 @@ FIGURES: list[Figure] = [
            "现为已办结或已归档的工单 ÷（受理量 − 撤销 − 并单）。不满意重办的工单重新办结前不算解决。",
            "Tickets now closed or archived / (received − cancelled − merged); a redo is unresolved "
            "until closed again."),
-    Figure("direct_answers", "直办", "count", "坐席依知识库直接答复办结的件数（计入平台）。",
-           "Tickets answered directly by the agent at intake (counted for the platform)."),
+    Figure("direct_answers", "直办", "count",
+           "坐席依知识库直接答复办结、未派给任何单位的件数（计入平台；直办后又重办派单的不计）。",
+           "Tickets answered directly by the agent at intake and never dispatched (counted for the platform)."),
     Figure("direct_answer_rate", "直办率", "rate", "直办 ÷ 本平台受理的工单数（仅平台行与合计）。",
            "Direct answers / tickets accepted by the platform (platform rows and totals only)."),
     Figure("avg_sign_hours", "平均签收时长(小时)", "hours", "从派单到签收的平均小时数。",
@@ -200,7 +203,7 @@ def units_in_scope(session: Session, actor: Actor, unit_id: int | None = None) -
 # once per ticket and groups by the result (a few hundred groups a month),
 # which is cheaper than one filtered count per figure.
 HAS_SIGN_DUE, SIGN_DUE_PAST, SIGNED, SIGNED_ON_TIME, HAS_DUE, DUE_PAST, CLOSED, REPLIED_ON_TIME, \
-    REPLIED_LATE = (1 << n for n in range(9))
+    REPLIED_LATE, NO_UNIT = (1 << n for n in range(10))
 
 
 def _flags(t, now: dt.datetime):
@@ -209,6 +212,7 @@ def _flags(t, now: dt.datetime):
         (t.signed_at.is_not(None), SIGNED), (t.signed_at <= t.sign_due_at, SIGNED_ON_TIME),
         (t.due_at.is_not(None), HAS_DUE), (t.due_at < now, DUE_PAST), (t.closed_at.is_not(None), CLOSED),
         (t.replied_at <= t.due_at, REPLIED_ON_TIME), (t.replied_at > t.due_at, REPLIED_LATE),
+        (t.responsible_unit_id.is_(None), NO_UNIT),
     ]
     expr = None
     for cond, bit in bits:
@@ -260,6 +264,9 @@ def _ticket_counts(session: Session, lo: dt.datetime, hi: dt.datetime, now: dt.d
             r["overdue_open"] += n
         if status in ("closed", "archived"):
             r["resolved"] += n
+            if f & NO_UNIT:
+                # Closed without ever having a unit: answered at intake (直办).
+                r["direct_answers"] += n
         if status in NO_DEADLINE:
             continue
         r["resolvable"] += n
@@ -314,7 +321,7 @@ def _event_counts(session: Session, lo: dt.datetime, hi: dt.datetime, ids: tuple
         if kind not in PLATFORM_KINDS} if actors else {}
     key = {"return": "returns", "uphold_return": "returns_upheld", "reject_return": "returns_rejected",
            "request_extension": "extensions_requested", "approve_extension": "extensions_approved",
-           "redo": "unsatisfied", "direct_answer": "direct_answers"}
+           "redo": "unsatisfied"}
     out: dict[int, dict] = {}
     for unit_id, action, sat, actor_id, n in rows:
         unit_id = actor_unit.get(actor_id, unit_id)

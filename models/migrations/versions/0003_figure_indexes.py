@@ -8,8 +8,8 @@ Measured with bench/queries.py on 1,000,000 tickets (docs/figures.md):
 - ix_ticket_events_figures: the figures read only returns, extensions,
   callbacks, redos and direct answers of the period's tickets; on PostgreSQL
   a partial index over those actions, keyed by ticket id and carrying what
-  is read, answers that from the index alone.  Its action list must match
-  dispatch.figures.EVENT_ACTIONS (a mismatch is slower, never wrong).
+  is read, answers that from the index alone.  Its action list must include
+  dispatch.figures.EVENT_ACTIONS (otherwise slower, never wrong).
 - ix_tickets_open_due: the overdue (督办) list walks the tickets whose
   close clock runs in deadline order and stops at a page; partial over
   dispatch.figures.RUNNING.

@@ -59,7 +59,7 @@ def evaluate(model: Predictor, texts: Sequence[str], labels: Sequence[str],
     lat.sort()
 
     trade_off = []
-    for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, round(model.threshold, 3)):
+    for t in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, round(model.threshold, 3)):
         m = conf >= t
         trade_off.append({"threshold": t, "auto_routed_share": round(float(m.mean()), 4),
                           "auto_routed_accuracy": round(float(correct[m].mean()), 4) if m.any() else None})

@@ -24,12 +24,11 @@ import sys
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import ComplementNB
@@ -74,46 +73,75 @@ def word_ngrams(tokens: Sequence[str]) -> list[str]:
     return list(tokens) + [a + " " + b for a, b in zip(tokens, tokens[1:])]
 
 
-@dataclass
 class Docs:
-    """Texts prepared once: normalised text and its jieba tokens."""
+    """Texts prepared once: normalised text, jieba tokens, and (cached, so
+    cross-validation folds do not recount them) n-gram counts and
+    category-tree counts."""
 
-    norm: list[str]
-    tokens: list[list[str]]
+    def __init__(self, norm: list[str], tokens: list[list[str]], cache: dict | None = None):
+        self.norm = norm
+        self.tokens = tokens
+        self._cache: dict = cache if cache is not None else {}
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> "Docs":
         norm = [textprep.normalize(t) for t in texts]
         return cls(norm, [textprep.tokenize(n) for n in norm])
 
+    def __len__(self) -> int:
+        return len(self.norm)
+
     def subset(self, idx: Sequence[int]) -> "Docs":
-        return Docs([self.norm[i] for i in idx], [self.tokens[i] for i in idx])
+        cache = {k: ([v[i] for i in idx] if isinstance(v, list) else v[idx])
+                 for k, v in self._cache.items()}
+        return Docs([self.norm[i] for i in idx], [self.tokens[i] for i in idx], cache)
+
+    def counts(self, key: tuple) -> list[Counter]:
+        """n-gram counts per document; key = ("words",) or
+        ("chars", lo, hi, head_chars or 0)."""
+        if key not in self._cache:
+            if key[0] == "words":
+                self._cache[key] = [Counter(word_ngrams(t)) for t in self.tokens]
+            else:
+                _, lo, hi, head = key
+                self._cache[key] = [Counter(char_ngrams(n[:head] if head else n, lo, hi))
+                                    for n in self.norm]
+        return self._cache[key]
+
+    def categories(self, head_chars: int) -> np.ndarray:
+        key = ("categories", head_chars)
+        if key not in self._cache:
+            self._cache[key] = textprep.category_counts(self.norm, head_chars)
+        return self._cache[key]
 
 
 class _Block:
-    """A fitted TfidfVectorizer reduced to what transform needs (vocabulary
-    and idf), with a transform that skips sklearn's per-call validation:
-    one ticket at a time is the common call, and that overhead dominated."""
+    """One TF-IDF block: the numbers of sklearn's TfidfVectorizer(min_df=2,
+    sublinear_tf=True, smooth_idf=True, norm='l2'), computed from cached
+    n-gram counts and without its per-call validation (one ticket at a time
+    is the common call, and that overhead dominated)."""
 
-    def __init__(self, vec: TfidfVectorizer, kind: str, ngrams: tuple[int, int]):
-        self.vocab: dict[str, int] = vec.vocabulary_
-        self.idf = vec.idf_.astype(np.float64)
-        self.kind = kind          # "words" (token lists) or "chars" (strings)
-        self.ngrams = ngrams
+    def __init__(self, key: tuple):
+        self.key = key
+        self.vocab: dict[str, int] = {}
+        self.idf = np.zeros(0)
 
-    def grams(self, doc) -> list[str]:
-        if self.kind == "words":
-            return word_ngrams(doc)
-        return char_ngrams(doc, *self.ngrams)
+    def fit(self, docs: Docs, min_df: int = 2) -> "_Block":
+        df: Counter = Counter()
+        for c in docs.counts(self.key):
+            df.update(c.keys())
+        terms = sorted(g for g, n in df.items() if n >= min_df)
+        self.vocab = {g: i for i, g in enumerate(terms)}
+        n = len(docs)
+        self.idf = np.log((1.0 + n) / (1.0 + np.array([df[g] for g in terms], dtype=np.float64))) + 1.0
+        return self
 
-    def transform(self, docs) -> sp.csr_matrix:
-        """Same numbers as TfidfVectorizer(sublinear_tf=True, norm='l2')."""
+    def transform(self, docs: Docs) -> sp.csr_matrix:
         vocab = self.vocab
         indptr = [0]
         indices: list[int] = []
         counts: list[int] = []
-        for doc in docs:
-            seen = Counter(self.grams(doc))
+        for seen in docs.counts(self.key):
             for g, c in seen.items():
                 j = vocab.get(g)
                 if j is not None:
@@ -148,33 +176,25 @@ def char_ngrams(text: str, lo: int, hi: int) -> list[str]:
 class Featurizer:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
-        self.blocks: list[_Block] = []
+        lo, hi = cfg.char_ngrams
+        self.blocks = [_Block(("words",)), _Block(("chars", lo, hi, 0)),
+                       _Block(("chars", 1, 3, cfg.head_chars))]
 
     def fit(self, docs: Docs) -> "Featurizer":
-        cfg = self.cfg
-        words = TfidfVectorizer(analyzer=word_ngrams, sublinear_tf=True, min_df=2)
-        chars = TfidfVectorizer(analyzer="char", ngram_range=tuple(cfg.char_ngrams),
-                                sublinear_tf=True, min_df=2, lowercase=False)
-        head = TfidfVectorizer(analyzer="char", ngram_range=(1, 3),
-                               sublinear_tf=True, min_df=2, lowercase=False)
-        words.fit(docs.tokens)
-        chars.fit(docs.norm)
-        head.fit([n[: cfg.head_chars] for n in docs.norm])
-        self.blocks = [_Block(words, "words", (1, 2)),
-                       _Block(chars, "chars", tuple(cfg.char_ngrams)),
-                       _Block(head, "chars", (1, 3))]
+        for block in self.blocks:
+            block.fit(docs)
         return self
 
     def transform(self, docs: Docs) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """(all features, L2-normalised rows; the word block alone for NB)."""
         cfg = self.cfg
         words, chars, head = self.blocks
-        w = words.transform(docs.tokens)
+        w = words.transform(docs)
         parts = [
             cfg.word_weight * w,
-            chars.transform(docs.norm),
-            cfg.head_weight * head.transform([n[: cfg.head_chars] for n in docs.norm]),
-            sp.csr_matrix(cfg.category_weight * textprep.category_counts(docs.norm, cfg.head_chars)),
+            chars.transform(docs),
+            cfg.head_weight * head.transform(docs),
+            sp.csr_matrix(cfg.category_weight * docs.categories(cfg.head_chars)),
         ]
         return _l2_rows(sp.hstack(parts, format="csr")), w
 

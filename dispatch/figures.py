@@ -406,8 +406,10 @@ def unit_figures(session: Session, actor: Actor, period: Period, now: dt.datetim
         rows.append({"unit": {"id": u.id, "code": u.code, "name": u.name, "kind": u.kind,
                               "parent_id": u.parent_id},
                      "figures": derive(raw, u.kind in PLATFORM_KINDS)})
-    # The direct-answer rate of the totals is over everything received.
-    totals = derive(total | {"platform_received": total["received"]}, True)
+    # The direct-answer rate of the totals is over everything received; a
+    # scope without a platform (a department's) has none.
+    totals = derive(total | {"platform_received": total["received"]},
+                    any(u.kind in PLATFORM_KINDS for u in units))
     return Report(period, now, rows, totals)
 
 

@@ -187,7 +187,8 @@ def workbook_bytes(report: F.Report, scope: str) -> bytes:
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     center = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
-    title = f"{scope}12345热线工单办理情况{'月报' if report.period.is_month else '统计表'}"
+    kind = "月报" if report.period.is_month else "统计表"
+    title = f"{scope}工单办理情况{kind}" if "12345" in scope else f"{scope}12345热线工单办理情况{kind}"
     ws["A1"] = title
     ws.merge_cells(f"A1:{last_col}1")
     ws["A1"].font = Font(size=16, bold=True)

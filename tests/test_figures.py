@@ -192,6 +192,7 @@ def test_api_figures_and_department_scope(october, client, seeded_db):
         mine = client.get("/api/v1/figures?month=2026-10", headers=dept).get_json()
         assert [x["unit"]["code"] for x in mine["rows"]] == ["gy_jyj"]
         assert mine["totals"]["received"] == 1 and mine["totals"]["returns"] == 2
+        assert mine["totals"]["direct_answer_rate"] is None, "a department has no direct answers"
         other = unit(seeded_db, "gy_rsj").id
         r = client.get(f"/api/v1/figures?month=2026-10&unit={other}", headers=dept)
         assert r.status_code == 404

@@ -57,7 +57,7 @@ def receive(peer: str):
         return _refuse(409, "replayed", "该消息已处理过（重放）", peer, f"message id {verified.message_id!r} seen")
     try:
         data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return error_response(400, "invalid_json", "请求体不是合法的 JSON")
     if not isinstance(data, dict):
         return error_response(422, "invalid", "请求体须为 JSON 对象")

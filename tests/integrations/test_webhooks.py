@@ -77,6 +77,8 @@ def test_a_replayed_message_is_refused_with_409(client, seeded_db, caplog):
     (b"{not json", 400, "invalid_json"),
     (b"\xff\xfe", 400, "invalid_json"),
     (b"[1, 2]", 422, "invalid"),
+    (b"[" * 100_000, 400, "invalid_json"),
+    (b'{"type": "transfer", "item": {"a": [1]}, "description": null}', 422, "validation_failed"),
     (json.dumps({"type": "teleport"}).encode(), 422, "unknown_type"),
     (json.dumps({"type": "transfer", "item": "停水"}).encode(), 422, "validation_failed"),
     (json.dumps({**TRANSFER, "item": "外星人入侵"}, ensure_ascii=False).encode(), 422, "item_not_accepted"),
@@ -93,6 +95,12 @@ def test_malformed_bodies_get_a_clear_4xx_and_are_not_remembered(client, seeded_
     assert counts(seeded_db) == before
     # Not remembered: the peer can fix the message and send it again.
     assert post(client, TRANSFER, message_id="msg-bad").status_code == 201
+
+
+def test_a_body_over_the_size_limit_is_413(client, app):
+    big = b'{"type": "transfer", "description": "' + b"x" * (app.config["MAX_CONTENT_LENGTH"] + 10) + b'"}'
+    r = post(client, None, raw=big)
+    assert r.status_code == 413 and r.get_json()["error"]["code"] == "payload_too_large"
 
 
 def test_unknown_peer_and_wrong_method(client):

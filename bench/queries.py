@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 import statistics
 import sys
@@ -114,7 +115,8 @@ def run(url: str, tickets: int, runs: int, reuse: bool) -> int:
         city = actor("supervisor")
         coordinator = actor("coordinator")
     print(f"\nbusiest department: {dept_unit.name} ({busiest[1]:,} tickets); month: {month.label}; "
-          f"median of {runs} runs after a warm-up\n")
+          f"median of {runs} runs after a warm-up; {os.cpu_count()} CPUs, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (the machine is shared: read the medians with it)\n")
 
     todo = ["dispatched", "handling", "returned"]
     results = []
@@ -151,12 +153,12 @@ def run(url: str, tickets: int, runs: int, reuse: bool) -> int:
     def monthly(who=city):
         with db.session() as s:
             report[who.username] = F.unit_figures(s, who, month, now)
-    lo, hi = month.utc_bounds()
     bench(f"monthly figures {month.label}, city platform (all units)", monthly, [])
-    with db.session() as s:
-        print("      ticket part:")
-        for line in plan_summary(explain(s, _ticket_part(lo, hi, now)), top=6):
-            print("        " + line)
+    for sql, params in captured(db, lambda: monthly(city)):
+        if "tickets" in sql and "GROUP BY" in sql:
+            print("      " + ("events part:" if "ticket_events" in sql else "tickets part:"))
+            for line in plan_summary(explain_raw(db, sql, params), top=5):
+                print("        " + line)
     bench(f"monthly figures {month.label}, one department", lambda: monthly(dept), [])
 
     rep = report["supervisor"]
@@ -177,6 +179,7 @@ def run(url: str, tickets: int, runs: int, reuse: bool) -> int:
                          f"{v:.1f}" if k.startswith("avg") else f"{v:,}")
         print(f"{r['unit']['name'].replace('贵阳市', ''):<22}" + "".join(f"{c:>12}" for c in cells))
     print()
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     slow = [r for r in results if r[1] >= TARGET_MS]
     for name, ms, *_ in results:
         print(f"{'OK ' if ms < TARGET_MS else 'SLOW'} {ms:7.1f} ms  {name}")
@@ -184,14 +187,27 @@ def run(url: str, tickets: int, runs: int, reuse: bool) -> int:
     return 1 if slow else 0
 
 
-def _ticket_part(lo, hi, now):
-    """The cohort scan of dispatch.figures, for EXPLAIN."""
-    from models import Ticket
+def captured(db, fn) -> list[tuple[str, dict]]:
+    """The SQL statements ``fn`` runs, with their parameters."""
+    from sqlalchemy import event
 
-    return (select(func.coalesce(Ticket.responsible_unit_id, Ticket.platform_id), func.count(),
-                   func.count().filter(Ticket.signed_at <= Ticket.sign_due_at))
-            .where(Ticket.created_at >= lo, Ticket.created_at < hi)
-            .group_by(func.coalesce(Ticket.responsible_unit_id, Ticket.platform_id), Ticket.platform_id))
+    out = []
+
+    def grab(conn, cursor, statement, params, context, executemany):
+        out.append((statement, params))
+    event.listen(db.engine, "before_cursor_execute", grab)
+    try:
+        fn()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", grab)
+    return out
+
+
+def explain_raw(db, sql: str, params) -> list[str]:
+    with db.engine.connect() as c:
+        cur = c.connection.dbapi_connection.cursor()
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+        return [r[0] for r in cur.fetchall()]
 
 
 def main(argv=None):

@@ -48,7 +48,7 @@ def upgrade() -> None:
     if pg:
         op.create_index('ix_tickets_created_cover', 'tickets', ['created_at'],
                         postgresql_include=['id', 'responsible_unit_id', 'platform_id', 'status', 'sign_due_at',
-                                            'due_at', 'dispatched_at', 'signed_at', 'closed_at'])
+                                            'due_at', 'dispatched_at', 'signed_at', 'replied_at', 'closed_at'])
         op.create_index('ix_ticket_events_figures', 'ticket_events', ['ticket_id'],
                         postgresql_include=['action', 'actor_id', 'payload'],
                         postgresql_where=_in("action", FIGURE_ACTIONS))

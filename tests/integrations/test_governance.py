@@ -58,13 +58,17 @@ def test_other_categories_are_not_pushed_and_a_dispatcher_can_push(client, seede
 def test_a_closing_status_for_an_undispatched_ticket_closes_it_by_direct_answer(client, seeded_db, simgov):
     simgov.mode.auto_reply = False
     agent = bearer(seeded_db, "agent")
-    t = create(client, agent, HAZARD, category=None)     # the classifier decides; may abstain
+    # No routing rule for this category: the ticket waits for a dispatcher.
+    t = create(client, agent, HAZARD, category="党务政务")
+    assert t["status"] == "accepted"
     number = t["number"]
     r = post(client, {"type": "status", "event_id": "ZZ-1", "ticket_number": number, "status": "closed",
                       "result": "网格员已处置完毕。"}, peer="governance", message_id="g-close")
     assert r.status_code == 200, r.get_json()
     got = client.get(f"/api/v1/tickets/{t['id']}", headers=agent).get_json()
     assert got["status"] == "closed" and got["reply_text"] == "网格员已处置完毕。"
+    evs = client.get(f"/api/v1/tickets/{t['id']}/events", headers=agent).get_json()["items"]
+    assert evs[-1]["action"] == "direct_answer" and evs[-1]["actor_name"].startswith("综治平台")
     # Replaying the closure changes nothing.
     again = post(client, {"type": "status", "event_id": "ZZ-1", "ticket_number": number, "status": "closed",
                           "result": "网格员已处置完毕。"}, peer="governance", message_id="g-close")

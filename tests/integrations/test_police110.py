@@ -12,7 +12,6 @@ from sqlalchemy import select
 from integrations import police110
 from models import Linkage, OutboxMessage, Ticket
 from tests.helpers import bearer
-from tests.integrations.conftest import wait_for
 from tests.integrations.police_cases import NOT_POLICE, POLICE
 from tests.integrations.test_outbox import create
 from tests.integrations.test_webhooks import TRANSFER, post

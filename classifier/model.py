@@ -57,6 +57,7 @@ class TrainConfig:
     category_weight: float = 0.5
     char_ngrams: tuple[int, int] = (1, 3)
     svc_c: float = 3.0
+    class_weight: str | None = None
     nb_alpha: float = 0.3
     folds: int = 5
     target_precision: float = 0.975
@@ -229,7 +230,7 @@ class _Base:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
         self.features = Featurizer(cfg)
-        self.svc = LinearSVC(C=cfg.svc_c, random_state=cfg.seed)
+        self.svc = LinearSVC(C=cfg.svc_c, class_weight=cfg.class_weight, random_state=cfg.seed)
         self.nb = ComplementNB(alpha=cfg.nb_alpha)
 
     def fit(self, docs: Docs, y: np.ndarray) -> "_Base":

@@ -493,10 +493,29 @@ def generate(url: str, n: int, seed: int = 12345, log=print) -> dict:
         c.execute("VACUUM (ANALYZE) tickets")
         c.execute("VACUUM (ANALYZE) ticket_events")
         counts = dict(c.execute("SELECT status, count(*) FROM tickets GROUP BY status ORDER BY 2 DESC").fetchall())
+    t4 = time.time()
+    ledger = fill_ledger(url)
+    log(f"figure_events ledger: {ledger:,} rows in {time.time() - t4:.1f}s", flush=True)
     total = time.time() - t0
     log(f"generated {n:,} tickets and {gen.event_id:,} events in {total:.0f}s; statuses: "
         + ", ".join(f"{k} {v:,}" for k, v in counts.items()), flush=True)
     return {"tickets": n, "events": gen.event_id, "seconds": total, "statuses": counts, "now": now}
+
+
+def fill_ledger(url: str) -> int:
+    """The figures' event ledger, as the first figures request would fill it."""
+    import psycopg
+
+    from dispatch.figures import refresh_ledger
+    from models import Database
+
+    db = Database(url)
+    with db.session() as s:
+        refresh_ledger(s)
+    db.dispose()
+    with psycopg.connect(psycopg_url(url), autocommit=True) as c:
+        c.execute("VACUUM (ANALYZE) figure_events")
+        return c.execute("SELECT count(*) FROM figure_events").fetchone()[0]
 
 
 def main(argv=None):

@@ -11,13 +11,16 @@ How things are counted (口径; docs/figures.md says the same for readers):
   ``created_at`` falls in it.  A report for a month therefore describes one
   fixed set of tickets, and every rate's numerator is a subset of its
   denominator.
-- A ticket counts for the unit that holds it now: its responsible unit, or
-  its platform while it has none (awaiting dispatch, answered directly).
-  The service restarts the clocks of a ticket that is reassigned, so the
-  holder answers for the deadlines it carries.  Returns and extension
-  requests count for the unit that made them (the actor's unit), since an
-  upheld return moves the ticket away; an upheld return counts for the unit
-  it was taken from (``previous_unit_id`` on the event).
+- A ticket's state (received, signed, closed, overdue, resolved) counts for
+  the unit that holds it now: its responsible unit, or its platform while it
+  has none (awaiting dispatch, answered directly).  The service restarts the
+  clocks of a ticket that is reassigned, so the holder answers for the
+  deadlines it carries.
+- Events (returns, extensions, callbacks) count for the unit they concern
+  when they happen, kept in the ``figure_events`` ledger: returns and
+  extension requests for the unit whose person made them, an upheld return
+  for the unit it was taken from (``previous_unit_id``), the rest for the
+  unit holding the ticket.
 - Cancelled and merged tickets count as received but have no deadlines.
 - A reader sees rows only for units in their scope, as in dispatch.access:
   a department its own row, a city platform the units of its subtree, the
@@ -29,8 +32,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable
 
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Column, Integer, MetaData, SmallInteger, Table, and_, case, func, select
+from sqlalchemy.orm import Session, aliased
 
 from dispatch import workflow
 from dispatch.access import Actor, visible_clause
@@ -43,8 +46,8 @@ NO_DEADLINE = ("cancelled", "merged")
 PAUSED = tuple(x for x in ("awaiting_citizen",) if x in workflow.OPEN)
 # The unit's close clock runs in these (it stops at the unit's reply).
 RUNNING = tuple(sorted(set(getattr(workflow, "CLOCKED", {"dispatched", "handling", "returned"})) - set(PAUSED)))
-# Events the figures read (a direct answer shows on the ticket itself: closed
-# with no unit).  migrations 0003 indexes exactly these.
+# Events the figures read, through the figure_events ledger (a direct answer
+# shows on the ticket itself: closed with no unit).
 EVENT_ACTIONS = ("return", "uphold_return", "reject_return", "request_extension", "approve_extension",
                  "callback", "redo")
 
@@ -222,42 +225,37 @@ def _flags(t, now: dt.datetime):
 
 
 def _durations(t, dialect: str):
-    """(sum of seconds, count) from dispatch to sign-for and to closure."""
+    """Sums of the time from dispatch to sign-for and to closure (the counts
+    come from the SIGNED and CLOSED bits of each group)."""
     if dialect == "postgresql":
-        # Summing intervals and converting once is cheaper than per row.
-        sign = func.extract("epoch", func.sum(t.c.signed_at - t.c.dispatched_at))
-        close = func.extract("epoch", func.sum(t.c.closed_at - t.c.dispatched_at))
-        n_sign = func.count(t.c.signed_at - t.c.dispatched_at)
-        n_close = func.count(t.c.closed_at - t.c.dispatched_at)
-    else:
-        def secs(a, b):
-            return (func.julianday(a) - func.julianday(b)) * 86400.0
-        sign = func.sum(secs(t.c.signed_at, t.c.dispatched_at))
-        close = func.sum(secs(t.c.closed_at, t.c.dispatched_at))
-        n_sign = func.count(secs(t.c.signed_at, t.c.dispatched_at))
-        n_close = func.count(secs(t.c.closed_at, t.c.dispatched_at))
-    return sign, n_sign, close, n_close
+        # Interval sums: one subtraction per ticket, converted once per group.
+        return (func.sum(t.c.signed_at - t.c.dispatched_at), func.sum(t.c.closed_at - t.c.dispatched_at))
+
+    def secs(a, b):
+        return (func.julianday(a) - func.julianday(b)) * 86400.0
+    return func.sum(secs(t.c.signed_at, t.c.dispatched_at)), func.sum(secs(t.c.closed_at, t.c.dispatched_at))
 
 
-def _ticket_counts(session: Session, lo: dt.datetime, hi: dt.datetime, now: dt.datetime
-                   ) -> tuple[dict, tuple[int | None, int | None]]:
-    """Per unit: counts from the ticket columns; and the cohort's id range."""
+def _seconds(v) -> float:
+    if v is None:
+        return 0.0
+    return v.total_seconds() if isinstance(v, dt.timedelta) else float(v)
+
+
+def _ticket_counts(session: Session, lo: dt.datetime, hi: dt.datetime, now: dt.datetime) -> dict:
+    """Per unit: counts from the ticket columns."""
     t = Ticket
-    cohort = (select(func.coalesce(t.responsible_unit_id, t.platform_id).label("unit_id"), t.platform_id, t.id,
+    cohort = (select(func.coalesce(t.responsible_unit_id, t.platform_id).label("unit_id"), t.platform_id,
                      t.status, _flags(t, now).label("flags"), t.dispatched_at, t.signed_at, t.closed_at)
               .where(t.created_at >= lo, t.created_at < hi).subquery())
     c = cohort.c
-    sign, n_sign, close, n_close = _durations(cohort, session.get_bind().dialect.name)
-    q = (select(c.unit_id, c.platform_id, c.status, c.flags, func.count(), func.min(c.id), func.max(c.id),
-                sign, n_sign, close, n_close)
+    sign, close = _durations(cohort, session.get_bind().dialect.name)
+    q = (select(c.unit_id, c.platform_id, c.status, c.flags, func.count(), sign, close)
          .group_by(c.unit_id, c.platform_id, c.status, c.flags))
     out: dict[int, dict] = {}
-    lo_id = hi_id = None
-    for unit_id, platform_id, status, f, n, min_id, max_id, sign_s, sign_n, close_s, close_n in session.execute(q):
+    for unit_id, platform_id, status, f, n, sign_s, close_s in session.execute(q):
         r = out.setdefault(unit_id, _zero())
         out.setdefault(platform_id, _zero())["platform_received"] += n
-        lo_id = min_id if lo_id is None else min(lo_id, min_id)
-        hi_id = max_id if hi_id is None else max(hi_id, max_id)
         r["received"] += n
         running_overdue = status in RUNNING and bool(f & HAS_DUE) and bool(f & DUE_PAST)
         if running_overdue:
@@ -284,57 +282,83 @@ def _ticket_counts(session: Session, lo: dt.datetime, hi: dt.datetime, now: dt.d
                 r["closed_on_time"] += n
         if running_overdue or f & REPLIED_LATE:
             r["overdue"] += n
-        r["sign_seconds"] += float(sign_s or 0)
-        r["sign_count"] += sign_n
-        r["close_seconds"] += float(close_s or 0)
-        r["close_count"] += close_n
-    return out, (lo_id, hi_id)
+        if f & SIGNED:
+            r["sign_seconds"] += _seconds(sign_s)
+            r["sign_count"] += n
+        if f & CLOSED and not f & NO_UNIT:       # a direct answer was never dispatched
+            r["close_seconds"] += _seconds(close_s)
+            r["close_count"] += n
+    return out
 
 
 # Actions that count for the unit whose person took them.
 _BY_ACTOR = ("return", "request_extension")
+# The ledger (migration 0005_figure_events).  Derived from ticket_events, so
+# it lives outside the models' metadata: nothing else writes it.
+LEDGER = Table(
+    "figure_events", MetaData(),
+    Column("event_id", Integer, primary_key=True, autoincrement=False),
+    Column("ticket_id", Integer, nullable=False),
+    Column("ticket_created_at", Ticket.__table__.c.created_at.type, nullable=False),
+    Column("unit_id", Integer),
+    Column("kind", SmallInteger, nullable=False),
+)
+# What a ledger row counts as.  Small integers keep the monthly aggregate a
+# group-by over two integer columns.
+LEDGER_KINDS = {1: "returns", 2: "returns_upheld", 3: "returns_rejected", 4: "extensions_requested",
+                5: "extensions_approved", 6: "satisfied", 7: "basically_satisfied", 8: "unsatisfied",
+                9: "unreachable"}
+_KIND_OF_ACTION = {"return": 1, "uphold_return": 2, "reject_return": 3, "request_extension": 4,
+                   "approve_extension": 5, "redo": 8}
+_KIND_OF_SATISFACTION = {"satisfied": 6, "basically_satisfied": 7, "unsatisfied": 8, "unreachable": 9}
+# Events are appended in id order but a transaction can commit after a later
+# one: each refresh looks this many ids back (duplicates are ignored).
+LOOKBACK = 5000
 
 
-def _event_counts(session: Session, lo: dt.datetime, hi: dt.datetime, ids: tuple[int | None, int | None]
-                  ) -> dict:
-    """Per unit: returns, extensions, callbacks, direct answers on the cohort.
-    ``ids`` bounds the cohort's ticket ids so the events index reads only
-    this period's events."""
-    if ids[0] is None:
-        return {}
+def refresh_ledger(session: Session, lookback: int = LOOKBACK) -> None:
+    """Copy the figure events not yet in the ledger, with the unit each one
+    counts for as of now.  Cheap when up to date (the last ``lookback``
+    events); the first run fills it from the whole history."""
     e, t = TicketEvent, Ticket
-    unit = case((e.action == "uphold_return", e.payload["previous_unit_id"].as_integer()),
-                else_=func.coalesce(t.responsible_unit_id, t.platform_id))
-    satisfaction = case((e.action == "callback", e.payload["satisfaction"].as_string()), else_=None)
-    actor = case((e.action.in_(_BY_ACTOR), e.actor_id), else_=None)
-    inner = (select(unit.label("unit_id"), e.action.label("action"), satisfaction.label("satisfaction"),
-                    actor.label("actor_id"))
-             .select_from(e).join(t, t.id == e.ticket_id)
-             .where(e.action.in_(EVENT_ACTIONS), e.ticket_id.between(ids[0], ids[1]),
-                    t.created_at >= lo, t.created_at < hi)).subquery()
-    c = inner.c
-    rows = session.execute(select(c.unit_id, c.action, c.satisfaction, c.actor_id, func.count())
-                           .group_by(c.unit_id, c.action, c.satisfaction, c.actor_id)).all()
-    actors = {r.actor_id for r in rows if r.actor_id is not None}
-    actor_unit = {uid: unit_id for uid, unit_id, kind in session.execute(
-        select(User.id, User.unit_id, Unit.kind).join(Unit, Unit.id == User.unit_id).where(User.id.in_(actors)))
-        if kind not in PLATFORM_KINDS} if actors else {}
-    key = {"return": "returns", "uphold_return": "returns_upheld", "reject_return": "returns_rejected",
-           "request_extension": "extensions_requested", "approve_extension": "extensions_approved",
-           "redo": "unsatisfied"}
+    actor, actor_unit = aliased(User), aliased(Unit)
+    mark = session.scalar(select(func.max(LEDGER.c.event_id))) or 0
+    unit = case(
+        (e.action == "uphold_return", e.payload["previous_unit_id"].as_integer()),
+        (and_(e.action.in_(_BY_ACTOR), actor_unit.kind.not_in(PLATFORM_KINDS)), actor.unit_id),
+        else_=func.coalesce(t.responsible_unit_id, t.platform_id))
+    satisfaction = e.payload["satisfaction"].as_string()
+    kind = case(
+        # The payload is read once per callback.  "unsatisfied" is refused by
+        # the service today (that is a redo), but counts if ever recorded.
+        (e.action == "callback", case(_KIND_OF_SATISFACTION, value=satisfaction, else_=0)),
+        *[(e.action == a, k) for a, k in _KIND_OF_ACTION.items()],
+        else_=0)
+    rows = (select(e.id, e.ticket_id, t.created_at, unit, kind)
+            .select_from(e).join(t, t.id == e.ticket_id)
+            .outerjoin(actor, actor.id == e.actor_id).outerjoin(actor_unit, actor_unit.id == actor.unit_id)
+            .where(e.id > mark - lookback, e.action.in_(EVENT_ACTIONS)))
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(LEDGER).from_select(
+        ["event_id", "ticket_id", "ticket_created_at", "unit_id", "kind"], rows
+    ).on_conflict_do_nothing(index_elements=["event_id"]))
+
+
+def _event_counts(session: Session, lo: dt.datetime, hi: dt.datetime) -> dict:
+    """Per unit: returns, extensions and callbacks of the period's tickets."""
+    refresh_ledger(session)
+    f = LEDGER.c
+    rows = session.execute(
+        select(f.unit_id, f.kind, func.count())
+        .where(f.ticket_created_at >= lo, f.ticket_created_at < hi)
+        .group_by(f.unit_id, f.kind)).all()
     out: dict[int, dict] = {}
-    for unit_id, action, sat, actor_id, n in rows:
-        unit_id = actor_unit.get(actor_id, unit_id)
-        if unit_id is None:
-            continue
-        r = out.setdefault(unit_id, _zero())
-        if action == "callback":
-            # "unsatisfied" is refused by the service today (that is a redo),
-            # but count it if a callback ever records it.
-            if sat in ("satisfied", "basically_satisfied", "unsatisfied", "unreachable"):
-                r[sat] += n
-        else:
-            r[key[action]] += n
+    for unit_id, kind, n in rows:
+        if unit_id is not None and kind in LEDGER_KINDS:
+            out.setdefault(unit_id, _zero())[LEDGER_KINDS[kind]] += n
     return out
 
 
@@ -393,8 +417,8 @@ def unit_figures(session: Session, actor: Actor, period: Period, now: dt.datetim
     a totals row.  ``now`` decides what is overdue."""
     units = list(units) if units is not None else units_in_scope(session, actor, unit_id)
     lo, hi = period.utc_bounds()
-    tickets, ids = _ticket_counts(session, lo, hi, now)
-    events = _event_counts(session, lo, hi, ids)
+    tickets = _ticket_counts(session, lo, hi, now)
+    events = _event_counts(session, lo, hi)
     rows, total = [], _zero()
     for u in units:
         raw = _zero()

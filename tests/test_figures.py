@@ -292,3 +292,16 @@ def test_empty_period_has_no_rates(client, seeded_db):
     assert "gz12345" in {r["unit"]["code"] for r in rep.rows}, "the province sees every unit"
     with seeded_db.session() as s:
         assert s.scalar(select(Ticket.id)) is None
+
+
+def test_event_ledger_catches_up_and_rebuilds(october, app, seeded_db):
+    assert row(report_for(seeded_db, "supervisor"), "gy_rsj")["extensions_requested"] == 1
+    with at(NOW):
+        app.extensions["hotline.tickets"].act(actor(seeded_db, "gy_rsj"), october["t4"], "request_extension",
+                                              {"reason": "需协调", "days": 3})
+    assert row(report_for(seeded_db, "supervisor"), "gy_rsj")["extensions_requested"] == 2
+    with seeded_db.session() as s:
+        s.execute(F.LEDGER.delete())
+    # A derived table: emptied, it is rebuilt from ticket_events on the next read.
+    again = row(report_for(seeded_db, "supervisor"), "gy_rsj")
+    assert again["extensions_requested"] == 2 and again["satisfied"] == 1

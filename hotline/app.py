@@ -42,4 +42,5 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     webhooks.init_app(app)
     __import__("hotline.open311").open311.init_app(app)
     __import__("hotline.figures").figures.init_app(app)
+    __import__("hotline.admin").admin.init_app(app)
     return app

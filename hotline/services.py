@@ -8,7 +8,12 @@ from models import Database
 
 
 def init_app(app: Flask) -> None:
+    import classifier
+
     app.extensions["hotline.tickets"] = TicketService(app.extensions["hotline.db"])
+    # The active model follows the registry: activating or rolling back a
+    # version reaches every process within seconds, without a restart.
+    classifier.set_registry_source(app.extensions["hotline.db"].Session)
 
 
 def db() -> Database:

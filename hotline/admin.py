@@ -1,0 +1,186 @@
+"""Administration: the routing catalogue (派单目录) and the classifier's model
+registry (activate, roll back, retrain on demand; candidate figures beside
+the active model's).  Admins only; every change is logged with who and why."""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+from flask import Blueprint, Flask, current_app, jsonify, render_template
+from pydantic import Field
+from sqlalchemy import func, select
+
+from dispatch import jobs
+from dispatch.access import Actor
+from dispatch.errors import Conflict, Forbidden, Invalid, NotFound
+from hotline.auth import api_auth, csrf, current_actor, page_auth
+from hotline.schemas import Strict, parse
+from hotline.services import db
+from models import Category, LabelCorrection, RoutingRule, Unit
+
+log = logging.getLogger(__name__)
+api = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin")
+pages = Blueprint("admin", __name__)
+
+
+def _admin() -> Actor:
+    actor = current_actor()
+    if actor.role != "admin":
+        raise Forbidden("仅管理员可操作")
+    return actor
+
+
+def _visible_platforms(s, actor: Actor) -> list[Unit]:
+    q = select(Unit).where(Unit.kind.in_(("province_platform", "city_platform")))
+    if not actor.is_province:
+        q = q.where(Unit.path.startswith(actor.unit_path))
+    return list(s.scalars(q.order_by(Unit.path)))
+
+
+def _rule_json(r: RoutingRule, platform: Unit) -> dict:
+    return {"id": r.id, "platform": {"id": platform.id, "name": platform.name},
+            "category": r.category.full_name if r.category else None,
+            "category_code": r.category.code if r.category else None,
+            "division_code": r.division_code, "unit": {"id": r.unit.id, "name": r.unit.name},
+            "priority": r.priority, "note": r.note, "active": r.active}
+
+
+@api.get("/routing-rules")
+@api_auth
+def list_rules():
+    actor = _admin()
+    with db().session() as s:
+        platforms = {p.id: p for p in _visible_platforms(s, actor)}
+        rules = s.scalars(select(RoutingRule).where(RoutingRule.platform_id.in_(list(platforms)))
+                          .order_by(RoutingRule.platform_id, RoutingRule.active.desc(), RoutingRule.id)).all()
+        return jsonify({"items": [_rule_json(r, platforms[r.platform_id]) for r in rules]})
+
+
+class RuleIn(Strict):
+    platform_id: int
+    category: Optional[str] = Field(None, max_length=300)
+    division_code: str = Field("", max_length=12, pattern=r"^[0-9]*$")
+    unit_id: int
+    priority: int = Field(100, ge=0, le=10_000)
+    note: str = Field(..., min_length=1, max_length=200)
+
+
+@api.post("/routing-rules")
+@api_auth
+def create_rule():
+    actor = _admin()
+    body = parse(RuleIn)
+    with db().session() as s:
+        platforms = {p.id: p for p in _visible_platforms(s, actor)}
+        platform = platforms.get(body.platform_id)
+        if platform is None:
+            raise Invalid("平台不存在或无权管理", {"platform_id": "not a platform you administer"})
+        unit = s.get(Unit, body.unit_id)
+        if unit is None or not unit.active or not unit.path.startswith(platform.path):
+            raise Invalid("承办单位须在该平台之下", {"unit_id": "not an active unit under the platform"})
+        cat = None
+        if body.category:
+            cat = s.scalar(select(Category).where((Category.code == body.category)
+                                                  | (Category.full_name == body.category)))
+            if cat is None:
+                raise Invalid("未知的分类", {"category": f"unknown category {body.category!r}"})
+        rule = RoutingRule(platform_id=platform.id, category_id=cat.id if cat else None,
+                           division_code=body.division_code, unit_id=unit.id, priority=body.priority,
+                           note=f"{body.note}（{actor.username}）")
+        s.add(rule)
+        s.flush()
+        log.info("routing rule %s added by %s: %s × %s → %s (%s)", rule.id, actor.username,
+                 cat.full_name if cat else "*", body.division_code or "*", unit.code, body.note)
+        s.refresh(rule)
+        return jsonify(_rule_json(rule, platform)), 201
+
+
+class ReasonIn(Strict):
+    reason: str = Field(..., min_length=1, max_length=500)
+
+
+@api.post("/routing-rules/<int:rule_id>/deactivate")
+@api_auth
+def deactivate_rule(rule_id: int):
+    actor = _admin()
+    body = parse(ReasonIn)
+    with db().session() as s:
+        platforms = {p.id: p for p in _visible_platforms(s, actor)}
+        rule = s.get(RoutingRule, rule_id)
+        if rule is None or rule.platform_id not in platforms:
+            raise NotFound("派单规则不存在")
+        if rule.category_id is None and rule.division_code == "":
+            raise Conflict("兜底规则不能停用：每个平台必须有兜底承办单位", code="fallback_rule")
+        rule.active = False
+        rule.note = f"{rule.note}；停用：{body.reason}（{actor.username}）"
+        log.info("routing rule %s deactivated by %s: %s", rule_id, actor.username, body.reason)
+        return jsonify(_rule_json(rule, platforms[rule.platform_id]))
+
+
+@api.get("/models")
+@api_auth
+def list_models():
+    _admin()
+    from classifier import registry
+
+    with db().session() as s:
+        versions = [registry.describe(v) for v in registry.list_versions(s)]
+        pending = s.scalar(select(func.count()).select_from(LabelCorrection)
+                           .where(LabelCorrection.used_in_version.is_(None)))
+        total = s.scalar(select(func.count()).select_from(LabelCorrection))
+    return jsonify({"items": versions, "corrections": {"total": total, "unused": pending}})
+
+
+@api.post("/models/<version>/activate")
+@api_auth
+def activate_model(version: str):
+    actor = _admin()
+    from classifier import registry
+
+    with db().session() as s:
+        try:
+            row = registry.activate(s, version)
+        except registry.RegistryError as e:
+            raise Invalid(str(e), {"version": version}) from None
+        log.info("model %s activated by %s", version, actor.username)
+        return jsonify(registry.describe(row))
+
+
+@api.post("/models/rollback")
+@api_auth
+def rollback_model():
+    actor = _admin()
+    from classifier import registry
+
+    with db().session() as s:
+        try:
+            row = registry.rollback(s)
+        except registry.RegistryError as e:
+            raise Conflict(str(e), code="no_previous_version") from None
+        log.info("model rolled back to %s by %s", row.version, actor.username)
+        return jsonify(registry.describe(row))
+
+
+@api.post("/models/retrain")
+@api_auth
+def retrain_model():
+    actor = _admin()
+    from classifier.jobs import retrain
+
+    url = current_app.config["HOTLINE"].database_url
+    job = jobs.enqueue(retrain, url, queue=jobs.QUEUE_TRAINING, note=f"requested by {actor.username}")
+    log.info("retraining requested by %s (job %s)", actor.username, job.id if job else "inline")
+    return jsonify({"queued": job is not None, "job_id": job.id if job else None,
+                    "ran_inline": job is None}), 202
+
+
+@pages.get("/admin")
+@page_auth("admin")
+def admin_page():
+    return render_template("admin.html")
+
+
+def init_app(app: Flask) -> None:
+    csrf.exempt(api)  # api_auth checks CSRF itself for cookie sessions
+    app.register_blueprint(api)
+    app.register_blueprint(pages)

@@ -1,0 +1,57 @@
+/* Admin page: model registry and routing catalogue. */
+(function () {
+  "use strict";
+  const {api} = window.hotlineConsole;
+  const $ = (s) => document.querySelector(s);
+  const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+  const pct = (x) => x == null ? "—" : (x * 100).toFixed(1) + "%";
+  const note = (msg, bad) => { const t = $("#toast"); t.textContent = msg; t.className = "toast " + (bad ? "error" : "ok"); t.hidden = false; setTimeout(() => { t.hidden = true; }, 4000); };
+
+  async function loadModels() {
+    const d = await api("GET", "/admin/models");
+    $("#corrections").textContent = `人工纠正样本 ${d.corrections.total} 条，其中 ${d.corrections.unused} 条尚未用于训练。`;
+    $("#models tbody").innerHTML = d.items.map((v) => {
+      const m = (v.metrics && (v.metrics.eval || v.metrics.holdout || v.metrics.candidate || v.metrics)) || {};
+      return `<tr><td>${esc(v.version)}${v.active ? ' <span class="status s-closed">使用中</span>' : ""}</td><td>${esc((v.created_at || "").slice(0, 16).replace("T", " "))}</td>
+        <td>${m.macro_f1 != null ? m.macro_f1.toFixed(3) : "—"}</td><td>${pct(m.accuracy)}</td><td>${pct(m.auto_routed_share)}</td><td>${pct(m.auto_routed_accuracy)}</td>
+        <td>${esc(v.note)}</td><td>${v.active ? "" : `<button data-activate="${esc(v.version)}">启用</button>`}</td></tr>`;
+    }).join("") || '<tr><td colspan="8" class="muted">尚无登记的模型版本（使用内置默认模型）</td></tr>';
+  }
+  $("#models").addEventListener("click", async (ev) => {
+    const v = ev.target.dataset.activate; if (!v) return;
+    try { await api("POST", `/admin/models/${encodeURIComponent(v)}/activate`, {}); note("已启用 " + v); loadModels(); } catch (e) { note(e.message, true); }
+  });
+  $("#retrain").addEventListener("click", async () => {
+    try { const r = await api("POST", "/admin/models/retrain", {}); note(r.queued ? "重训任务已排队：" + r.job_id : "重训已完成"); loadModels(); } catch (e) { note(e.message, true); }
+  });
+  $("#rollback").addEventListener("click", async () => {
+    try { const r = await api("POST", "/admin/models/rollback", {}); note("已回滚到 " + r.version); loadModels(); } catch (e) { note(e.message, true); }
+  });
+
+  async function loadRules() {
+    const d = await api("GET", "/admin/routing-rules");
+    $("#rules tbody").innerHTML = d.items.map((r) => `<tr class="${r.active ? "" : "muted"}"><td>${esc(r.platform.name)}</td><td>${esc(r.category || "（任意）")}</td>
+      <td>${esc(r.division_code || "（全平台）")}</td><td>${esc(r.unit.name)}</td><td>${r.priority}</td><td>${esc(r.note)}</td>
+      <td>${r.active && (r.category || r.division_code) ? `<button data-deactivate="${r.id}">停用</button>` : (r.active ? "兜底" : "已停用")}</td></tr>`).join("");
+  }
+  $("#rules").addEventListener("click", async (ev) => {
+    const id = ev.target.dataset.deactivate; if (!id) return;
+    const reason = prompt("停用理由"); if (!reason) return;
+    try { await api("POST", `/admin/routing-rules/${id}/deactivate`, {reason}); note("已停用"); loadRules(); } catch (e) { note(e.message, true); }
+  });
+  $("#rule-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault(); const f = ev.target;
+    const body = {platform_id: Number(f.platform_id.value), unit_id: Number(f.unit_id.value), priority: Number(f.priority.value),
+      division_code: f.division_code.value, note: f.note.value, category: f.category.value || null};
+    try { await api("POST", "/admin/routing-rules", body); note("已添加"); f.reset(); loadRules(); }
+    catch (e) { const flds = e.data && e.data.error && e.data.error.fields; note(e.message + (flds ? "：" + Object.entries(flds).map(([k, v]) => k + " " + v).join("；") : ""), true); }
+  });
+  (async () => {
+    const units = (await api("GET", "/units")).items;
+    $("#rule-platform").innerHTML = units.filter((u) => u.kind.endsWith("platform")).map((u) => `<option value="${u.id}">${esc(u.name)}</option>`).join("");
+    $("#rule-unit").innerHTML = units.map((u) => `<option value="${u.id}">${esc(u.name)}</option>`).join("");
+    const cats = (await api("GET", "/categories")).items;
+    $("#category-list").innerHTML = cats.map((c) => `<option value="${esc(c.full_name)}">`).join("");
+  })();
+  loadModels(); loadRules();
+})();

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -254,6 +254,15 @@ class TicketService:
             with self.db.session() as s:
                 t = s.get(Ticket, ticket_id)
                 raise Conflict("工单已被他人修改，请刷新", code="stale_version", current=_state(t) if t else None)
+        except OperationalError as e:
+            # Two merges locking the same pair of tickets in opposite order:
+            # PostgreSQL breaks the deadlock by failing one; it is a conflict.
+            if "deadlock" not in str(e).lower():
+                raise
+            with self.db.session() as s:
+                t = s.get(Ticket, ticket_id)
+                raise Conflict("工单正被他人处理，请刷新", code="stale_version",
+                               current=_state(t) if t else None) from None
 
     # Side effects per action.  Each takes the change and returns the event payload.
     def _on_dispatch(self, c):
@@ -514,6 +523,12 @@ class TicketService:
             theirs.started_at = start
             self._recompute(_Change(c.s, c.actor, into, {}, c.now, c.timers, c.notices, c.events), theirs)
             carried = start
+        elif theirs is None and into.status == "accepted":
+            # Not dispatched yet: its first close clock will start from here.
+            earlier = (into.extra or {}).get("close_clock_from")
+            if earlier is None or start < dt.datetime.fromisoformat(earlier):
+                into.extra = {**(into.extra or {}), "close_clock_from": start.isoformat()}
+                carried = start
         into.updated_at = c.now
         c.record(into, "absorb", str(c.p.get("reason") or ""), {"from": t.number, "from_id": t.id,
                                                                  "clock_started_at": carried})
@@ -567,10 +582,15 @@ class TicketService:
         t.responsible_unit_id, t.responsible_unit = unit.id, unit
         t.dispatched_at, t.signed_at = now, None
         made = []
+        carried = (t.extra or {}).get("close_clock_from")
         for stage in ("sign", "close"):
-            k = clocks.clock_due(now, t.urgency, stage)
+            start = now
+            if stage == "close" and carried and round_ == 1:
+                # A merged ticket's earlier clock (see _on_merge).
+                start = min(now, dt.datetime.fromisoformat(carried))
+            k = clocks.clock_due(start, t.urgency, stage)
             clock = SlaClock(ticket_id=t.id, stage=stage, round=round_, unit_id=unit.id, urgency=t.urgency,
-                             started_at=now, due_at=k.due_at, warn_at=k.warn_at, pauses=[], outcome="")
+                             started_at=start, due_at=k.due_at, warn_at=k.warn_at, pauses=[], outcome="")
             c.s.add(clock)
             made.append(clock)
             if k.calendar_missing:

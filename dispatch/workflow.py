@@ -50,7 +50,7 @@ uphold_return   {unit, previous_unit_id, return_count, category_changed}
 reject_return   {return_count}
 reassign        {unit, previous_unit_id}
 await_citizen   {}          resume {paused_for_s}
-give_input      {unit, on_time}
+give_input      {unit, on_time, reply_text}   (an assisting unit's input)
 reply           {reply_text, on_time}           close clock stopped
 close           {on_time}                       = the close clock's result
 request_extension {extension_id, days}

@@ -306,3 +306,18 @@ def test_a_burst_of_similar_tickets_raises_a_hot_event(seeded_db):
     live = [p for n, p, r in seen if n == "supervision.new"]
     assert len(live) == 1 and live[0]["kind"] == "hot_event"
     assert "role:coordinator" in [r for n, p, r in seen if n == "supervision.new"][0]
+
+
+def test_merge_into_a_ticket_not_yet_dispatched_carries_the_clock_to_its_dispatch(seeded_db):
+    db, svc = seeded_db, f.service(seeded_db)
+    dispatcher = f.user_actor(db, "dispatcher")
+    with time_machine.travel(local(2026, 11, 2, 10, 0), tick=False):
+        first = intake(db, svc)
+    with time_machine.travel(local(2026, 11, 3, 10, 0), tick=False):
+        lead = intake(db, f.service(db, confidence=0.2))
+        assert lead.status == "accepted"
+        svc.act(dispatcher, first.id, "merge", {"into_ticket_id": lead.id, "reason": "同一诉求"})
+    with time_machine.travel(local(2026, 11, 4, 10, 0), tick=False):
+        done = svc.act(dispatcher, lead.id, "dispatch", {"unit_id": f.unit(db, "gy_rsj").id})
+    assert done.due_at == first.due_at, "the close clock starts when the first caller's did"
+    assert done.sign_due_at == local(2026, 11, 5, 10, 0), "signing for is the new unit's own clock"

@@ -131,6 +131,7 @@
     }
     filter.addEventListener("change", load);
     load();
+    socket.on("sla.warning", (msg) => toast(`临期预警：${msg.ticket.number} ${msg.stage === "sign" ? "签收" : "办结"}时限将至（${fmt(msg.due_at)}）`, "error"));
     // Countdowns tick every 30 s without a reload.
     setInterval(() => tbody.querySelectorAll("tr").forEach((tr) => { if (tr._t) tr.replaceWith(Object.assign(row(tr._t), {_t: tr._t})); }), 30000);
     const assists = $("#assists tbody");
@@ -298,6 +299,7 @@
       try { await api("POST", `/supervision/${id}/resolve`, {}); load(); } catch (e) { toast(e.message, "error"); }
     });
     socket.on("supervision.new", (item) => {
+      if (tbody.querySelector(`tr[data-id="${item.id}"]`)) return;
       const tr = row(item); tr.classList.add("flash");
       const empty = tbody.querySelector("td[colspan]"); if (empty) tbody.innerHTML = "";
       tbody.prepend(tr); setTimeout(() => tr.classList.remove("flash"), 1500);

@@ -19,8 +19,6 @@ that produces ``transcript`` messages (``Recogniser``) plugs in.
 """
 from __future__ import annotations
 
-import csv
-import functools
 import logging
 import re
 from typing import Iterable, Protocol
@@ -48,48 +46,36 @@ class Recogniser(Protocol):
 PHONE = re.compile(r"(?<!\d)(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)")
 NAME = re.compile(r"(?:我叫|我是|本人|我姓)([\u4e00-\u9fa5]{1,3}?)(?:[，。,. ]|先生|女士|$|的)")
 ADDRESS_TAIL = re.compile(r"[\u4e00-\u9fa5A-Za-z0-9\-]{2,40}?(?:路|街|大道|巷|弄|小区|花园|村|组|社区|"
-                          r"号楼|号|栋|单元|室)(?:[\u4e00-\u9fa5A-Za-z0-9\-]{0,12}?(?:号|栋|单元|室))?")
+                          r"号楼|号|栋|单元|室)(?:[\u4e00-\u9fa5A-Za-z0-9\-]{0,12}?(?:号楼|号|栋|单元|室|楼))*")
 
 
-@functools.lru_cache(maxsize=1)
-def _place_names() -> tuple[str, ...]:
-    """County/district and street names of the platform's province (52,
-    Guizhou, by default) from the divisions data, longest first."""
-    from hotline.seed import DATA
-
-    names: set[str] = set()
-    for fname, key in (("areas", "provinceCode"), ("streets", "provinceCode")):
-        path = DATA / "divisions" / f"{fname}.csv"
-        if not path.exists():
-            from pathlib import Path
-
-            path = Path(__file__).resolve().parents[2] / "shared" / "data" / "divisions" / f"{fname}.csv"
-        if not path.exists():
-            continue
-        with open(path, encoding="utf-8", newline="") as f:
-            for row in csv.DictReader(f):
-                if row[key] == "52" and len(row["name"]) >= 2 and row["name"] != "市辖区":
-                    names.add(row["name"])
-    return tuple(sorted(names, key=len, reverse=True))
+CUE = re.compile(r"(?:家住|住在|住址是?|地址是|地址在|地点是|地点在|位于|事发地是?|在)")
 
 
 def extract(text: str) -> dict:
-    """Phone numbers, a name and an address found in a transcript."""
+    """Phone numbers, a name and an address found in a transcript.  The
+    address starts at the first division ``dispatch.places`` finds (area,
+    street …, against the divisions data) and runs on through the road and
+    number; without a division, it follows a cue (家住, 地址是 …)."""
+    from dispatch.places import parse_address
+
     phones = list(dict.fromkeys(PHONE.findall(text)))
     m = NAME.search(text)
     name = m.group(1) if m else ""
-    if name and ("姓" in text[max(0, m.start()):m.start() + 3]) and len(name) == 1:
-        name += "先生" if "先生" in text[m.end() - 2:m.end() + 2] else ""
-    address = ""
-    places = [p for p in _place_names() if p in text]
-    if places:
-        start = min(text.find(p) for p in places)
+    place = parse_address(text)
+    address, division = "", place.division_code or ""
+    if place.matched:
+        start = min(sp.start for sp in place.matched)
         tail = ADDRESS_TAIL.match(text, start)
-        address = tail.group(0) if tail else max(places, key=len)
+        end = max(sp.end for sp in place.matched)
+        address = tail.group(0) if tail and tail.end() >= end else text[start:end]
     else:
-        tail = ADDRESS_TAIL.search(text)
-        address = tail.group(0) if tail else ""
-    return {"phones": phones, "name": name, "address": address[:300]}
+        for cue in CUE.finditer(text):
+            tail = ADDRESS_TAIL.match(text, cue.end())
+            if tail:
+                address = tail.group(0)
+                break
+    return {"phones": phones, "name": name, "address": address[:300], "division_code": division}
 
 
 def caller_text(segments: list[dict]) -> str:
@@ -105,7 +91,7 @@ def draft(call: Call) -> dict:
                      for s in sorted(call.segments or [], key=lambda s: s["seq"]))
     return {"call_id": call.call_id, "channel": "phone", "description": said[:5000], "transcript": full,
             "caller": {"name": found["name"], "phone": call.caller_phone or (found["phones"][0] if found["phones"] else "")},
-            "phones": found["phones"], "address": found["address"]}
+            "phones": found["phones"], "address": found["address"], "division_code": found["division_code"]}
 
 
 # ------------------------------------------------------------------ webhooks

@@ -29,8 +29,15 @@ def named(received, name):
 
 def test_extraction_finds_phone_name_and_address():
     got = telephony.extract("我叫陈红，电话13985012345，家住南明区遵义路88号，楼下餐馆油烟很大。")
-    assert got == {"phones": ["13985012345"], "name": "陈红", "address": "南明区遵义路88号"}
-    assert telephony.extract("没有任何信息")["phones"] == []
+    assert got == {"phones": ["13985012345"], "name": "陈红", "address": "南明区遵义路88号",
+                   "division_code": "520102"}
+    got = telephony.extract("我姓李，座机0851-88881234，地址是花溪区溪北街道明珠大道12号3栋。")
+    assert got["phones"] == ["0851-88881234"] and got["name"] == "李"
+    assert got["address"] == "花溪区溪北街道明珠大道12号3栋" and got["division_code"] == "520111007"
+    got = telephony.extract("作为麓谷明珠小区6栋居民，我们很伤心")
+    assert got["address"] == "" and got["division_code"] == ""
+    assert telephony.extract("我家住翠柳路15号，路灯坏了")["address"] == "翠柳路15号"
+    assert telephony.extract("没有任何信息") == {"phones": [], "name": "", "address": "", "division_code": ""}
 
 
 def test_a_call_streams_to_the_agent_and_becomes_a_ticket(app, client, seeded_db, live_url):

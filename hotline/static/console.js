@@ -303,6 +303,7 @@
       const tr = row(item); tr.classList.add("flash");
       const empty = tbody.querySelector("td[colspan]"); if (empty) tbody.innerHTML = "";
       tbody.prepend(tr); setTimeout(() => tr.classList.remove("flash"), 1500);
+      $("#board-count").textContent = `（${tbody.querySelectorAll("button[data-resolve]").length} 项待处理）`;
       toast(`${item.kind_label}：${item.reason}`, "error");
     });
     load().catch((e) => toast(e.message, "error"));

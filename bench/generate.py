@@ -4,9 +4,10 @@ A fresh database (migrated, demo-seeded: the Guizhou/Guiyang unit tree, the
 category tree and the routing catalogue) gets N tickets spread over the last
 twelve months, with their events, loaded with COPY:
 
-- texts are real citizen messages: the project's copies under
-  classifier/data when present, else ../shared/data/complaints (train.csv
-  with its topic labels, unlabelled.csv with the government's replies);
+- texts are real citizen messages: the project's copy under classifier/data
+  (train.csv.gz, with topic labels) when present, else
+  ../shared/data/complaints/train.csv; more messages and the government's
+  replies from unlabelled.csv (classifier/data, else ../shared/data);
 - each ticket's category is its message's topic (or a narrower category
   under it), its place a district of Guiyang, its unit whatever the demo
   routing catalogue says (dispatch.routing.route, cached);
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
+import gzip
 import json
 import os
 import random
@@ -108,12 +109,15 @@ def load_texts():
     """[(subject, description, topic or None)], [reply]: the project's copies
     first, the shared data otherwise."""
     own = ROOT / "classifier" / "data"
-    labelled_files = [p for p in sorted(own.glob("*.csv")) if p.name.startswith("train")] if own.is_dir() else []
-    labelled_files = labelled_files or [SHARED / "complaints" / "train.csv"]
-    unlabelled = own / "unlabelled.csv" if (own / "unlabelled.csv").exists() else SHARED / "complaints" / "unlabelled.csv"
+    labelled_files = sorted(own.glob("train.csv*")) if own.is_dir() else []
+    labelled_files = labelled_files[:1] or [SHARED / "complaints" / "train.csv"]
+    unlabelled = own / "unlabelled.csv"
+    if not unlabelled.exists():
+        unlabelled = SHARED / "complaints" / "unlabelled.csv"
     texts, replies = [], []
     for path in labelled_files:
-        with open(path, encoding="utf-8", newline="") as f:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8", newline="") as f:
             for row in csv.DictReader(f):
                 t = " ".join(row["text"].split())
                 texts.append((esc(t[:30]), esc(t[:400]), row.get("label") or None))

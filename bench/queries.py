@@ -107,9 +107,9 @@ def run(url: str, tickets: int, runs: int, reuse: bool) -> int:
     with db.session() as s:
         def actor(username):
             return Actor.from_user(s.scalar(select(User).where(User.username == username)))
-        busiest = s.execute(select(Ticket.responsible_unit_id, func.count()).join(Unit, Unit.id == Ticket.responsible_unit_id)
-                            .where(Unit.kind == "department").group_by(Ticket.responsible_unit_id)
-                            .order_by(func.count().desc()).limit(1)).one()
+        busiest = s.execute(select(Ticket.responsible_unit_id, func.count())
+                            .join(Unit, Unit.id == Ticket.responsible_unit_id).where(Unit.kind == "department")
+                            .group_by(Ticket.responsible_unit_id).order_by(func.count().desc()).limit(1)).one()
         dept_unit = s.get(Unit, busiest[0])
         dept = actor(dept_unit.code)
         city = actor("supervisor")
@@ -143,8 +143,8 @@ def run(url: str, tickets: int, runs: int, reuse: bool) -> int:
     def overdue():
         with db.session() as s:
             F.overdue_tickets(s, coordinator, now, 20, 0)
-    oq = select(Ticket).where(Ticket.status.in_(F.RUNNING), Ticket.due_at < now,
-                              Ticket.platform_id.in_(select(Unit.id).where(Unit.path.startswith(coordinator.unit_path))))
+    subtree = select(Unit.id).where(Unit.path.startswith(coordinator.unit_path))
+    oq = select(Ticket).where(Ticket.status.in_(F.RUNNING), Ticket.due_at < now, Ticket.platform_id.in_(subtree))
     bench("overdue list, city platform (督办), page 1", overdue,
           [select(func.count()).select_from(oq.subquery()), oq.order_by(Ticket.due_at, Ticket.id).limit(20)])
 

@@ -210,18 +210,25 @@ HAS_SIGN_DUE, SIGN_DUE_PAST, SIGNED, SIGNED_ON_TIME, HAS_DUE, DUE_PAST, CLOSED, 
 
 
 def _flags(t, now: dt.datetime):
-    bits = [
-        (t.sign_due_at.is_not(None), HAS_SIGN_DUE), (t.sign_due_at < now, SIGN_DUE_PAST),
-        (t.signed_at.is_not(None), SIGNED), (t.signed_at <= t.sign_due_at, SIGNED_ON_TIME),
-        (t.due_at.is_not(None), HAS_DUE), (t.due_at < now, DUE_PAST), (t.closed_at.is_not(None), CLOSED),
-        (t.replied_at <= t.due_at, REPLIED_ON_TIME), (t.replied_at > t.due_at, REPLIED_LATE),
-        (t.responsible_unit_id.is_(None), NO_UNIT),
-    ]
-    expr = None
-    for cond, bit in bits:
-        term = case((cond, bit), else_=0)
-        expr = term if expr is None else expr + term
-    return expr
+    """The bit mask of one ticket, in four CASEs: the first true branch of
+    each sets every bit it implies (a reply after the deadline means the
+    deadline has passed)."""
+    sign = case(
+        (t.signed_at <= t.sign_due_at, SIGNED | SIGNED_ON_TIME | HAS_SIGN_DUE),
+        (and_(t.signed_at.is_not(None), t.sign_due_at.is_not(None)), SIGNED | HAS_SIGN_DUE),
+        (t.signed_at.is_not(None), SIGNED),
+        (t.sign_due_at < now, HAS_SIGN_DUE | SIGN_DUE_PAST),
+        (t.sign_due_at.is_not(None), HAS_SIGN_DUE),
+        else_=0)
+    close = case(
+        (and_(t.replied_at <= t.due_at, t.due_at < now), HAS_DUE | REPLIED_ON_TIME | DUE_PAST),
+        (t.replied_at <= t.due_at, HAS_DUE | REPLIED_ON_TIME),
+        (t.replied_at > t.due_at, HAS_DUE | REPLIED_LATE | DUE_PAST),
+        (t.due_at < now, HAS_DUE | DUE_PAST),
+        (t.due_at.is_not(None), HAS_DUE),
+        else_=0)
+    return (sign + close + case((t.closed_at.is_not(None), CLOSED), else_=0)
+            + case((t.responsible_unit_id.is_(None), NO_UNIT), else_=0))
 
 
 def _durations(t, dialect: str):

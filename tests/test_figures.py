@@ -305,3 +305,21 @@ def test_event_ledger_catches_up_and_rebuilds(october, app, seeded_db):
     # A derived table: emptied, it is rebuilt from ticket_events on the next read.
     again = row(report_for(seeded_db, "supervisor"), "gy_rsj")
     assert again["extensions_requested"] == 2 and again["satisfied"] == 1
+
+
+def test_awaiting_the_citizen_is_never_overdue(app, client, seeded_db):
+    svc = app.extensions["hotline.tickets"]
+    rsj = actor(seeded_db, "gy_rsj")
+    with at(BASE):
+        waiting = intake(client, bearer(seeded_db, "agent"), WAGES, LABOUR)
+        late = intake(client, bearer(seeded_db, "agent"), WAGES, LABOUR)
+    with at(BASE + MIN):
+        svc.act(rsj, waiting, "sign_for", {})
+        svc.act(rsj, late, "sign_for", {})
+    with at(BASE + HOUR):
+        svc.act(rsj, waiting, "await_citizen", {"reason": "请来电人补充材料"})
+    f = row(report_for(seeded_db, "supervisor"), "gy_rsj")
+    assert f["received"] == 2 and f["overdue_open"] == 1 and f["overdue"] == 1, "only the ticket still handled"
+    with seeded_db.session() as s:
+        total, rows = F.overdue_tickets(s, actor(seeded_db, "gy_rsj"), NOW)
+    assert total == 1 and rows[0].id == late

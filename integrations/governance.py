@@ -8,8 +8,9 @@ to the platform as events when they are dispatched (or by a dispatcher's
 sends ``status`` webhooks, recorded on the ticket as ``linkage_update``
 events.  When the event closes, the 12345 ticket closes with the event's
 result as its reply: the platform acts as the responsible unit (sign for if
-needed, reply, close) through ``TicketService``; a ticket nobody has
-dispatched yet is closed by a direct answer.
+needed, resume if waiting for the citizen, reply, close) through
+``TicketService``; a ticket nobody has dispatched yet is closed by a direct
+answer.
 """
 from __future__ import annotations
 
@@ -163,6 +164,9 @@ def handle_webhook(db: Database, data: dict, message_id: str, service=None) -> t
     actor = linkage.unit_actor(unit, PEER)
     if status == "dispatched":
         t = service.act(actor, tid, "sign_for", {})
+        status = t.status
+    if status == "awaiting_citizen":
+        t = service.act(actor, tid, "resume", {"reason": f"综治事件{msg.event_id}已办结"})
         status = t.status
     if status == "handling":
         t = service.act(actor, tid, "reply", {"reply_text": msg.result})

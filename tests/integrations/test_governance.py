@@ -73,3 +73,16 @@ def test_a_closing_status_for_an_undispatched_ticket_closes_it_by_direct_answer(
     again = post(client, {"type": "status", "event_id": "ZZ-1", "ticket_number": number, "status": "closed",
                           "result": "网格员已处置完毕。"}, peer="governance", message_id="g-close")
     assert again.status_code == 409
+
+
+def test_a_closing_status_resumes_a_ticket_waiting_for_the_citizen(client, seeded_db):
+    agent, dept = bearer(seeded_db, "agent"), bearer(seeded_db, "gy_rsj")
+    t = create(client, agent)
+    for action, body in (("sign_for", {}), ("await_citizen", {"reason": "请来电人补充合同"})):
+        r = client.post(f"/api/v1/tickets/{t['id']}/actions/{action}", json=body, headers=dept)
+        assert r.status_code == 200, r.get_json()
+    r = post(client, {"type": "status", "event_id": "ZZ-2", "ticket_number": t["number"], "status": "resolved",
+                      "result": "经调解，公司已补发工资。"}, peer="governance", message_id="g-resolved")
+    assert r.status_code == 200 and r.get_json()["ticket_status"] == "closed"
+    evs = client.get(f"/api/v1/tickets/{t['id']}/events", headers=agent).get_json()["items"]
+    assert [e["action"] for e in evs][-3:] == ["resume", "reply", "close"]

@@ -144,3 +144,17 @@ def test_detect_endpoint(client, seeded_db):
     assert client.post("/api/v1/police110/detect", json={"text": ""}, headers=agent).status_code == 422
     assert client.post("/api/v1/police110/detect", json=["x"], headers=agent).status_code == 422
     assert client.post("/api/v1/police110/detect", json={"text": "x"}).status_code == 401
+
+
+def test_feedback_from_a_simulator_signing_badly_is_refused(client, seeded_db, sim110):
+    from tests.integrations.conftest import wait_for
+
+    sim110.mode.bad_signature = True
+    agent = bearer(seeded_db, "agent")
+    t = create(client, agent)
+    client.post(f"/api/v1/tickets/{t['id']}/actions/transfer_to_110", json={"reason": "确认"}, headers=agent)
+    wait_for(lambda: sim110.webhooks_sent, what="the simulator's feedback attempt")
+    assert sim110.webhooks_sent[0]["status"] == 401
+    evs = client.get(f"/api/v1/tickets/{t['id']}/events", headers=agent).get_json()["items"]
+    assert not any(e["reason"].startswith("110反馈") for e in evs)
+    assert linkage(seeded_db, t["id"]).state == "acknowledged"

@@ -167,16 +167,17 @@ class TicketService:
                     s.add(LabelCorrection(ticket_id=t.id, text=_text(t), predicted_label=predicted.name,
                                           label=top_level(s, sug.category).name, source="intake_override",
                                           created_by_id=actor.user_id, created_at=now))
-                if unit.is_platform and unit.id != platform.id and data.unit_id is None:
+                chosen = data.unit_id is not None
+                if unit.is_platform and unit.id != platform.id:
                     # Province → city platform (两级平台): the city runs the
                     # ticket and its catalogue picks the unit.
                     new_events.append(self._event(s, t, actor, "forward", "accepted", "accepted", now,
-                                                  reason="按派单目录转下级平台",
+                                                  reason="人工指定转下级平台" if chosen else "按派单目录转下级平台",
                                                   payload={"unit": unit.code, "from_platform_id": platform.id}))
                     t.platform_id, t.platform = unit.id, unit
-                    unit = routing.route(s, unit, sug.category, sug.division_code).unit
+                    unit, chosen = routing.route(s, unit, sug.category, sug.division_code).unit, False
                 auto = not sug.abstain and not unit.is_platform
-                chosen = data.unit_id is not None and not unit.is_platform
+                chosen = chosen and not unit.is_platform
                 if auto or chosen:
                     self._assign(c, unit)
                     t.status = "dispatched"

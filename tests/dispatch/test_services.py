@@ -321,3 +321,11 @@ def test_merge_into_a_ticket_not_yet_dispatched_carries_the_clock_to_its_dispatc
         done = svc.act(dispatcher, lead.id, "dispatch", {"unit_id": f.unit(db, "gy_rsj").id})
     assert done.due_at == first.due_at, "the close clock starts when the first caller's did"
     assert done.sign_due_at == local(2026, 11, 5, 10, 0), "signing for is the new unit's own clock"
+
+
+def test_an_agent_choosing_a_city_platform_at_intake_forwards_the_ticket(seeded_db):
+    db, svc = seeded_db, f.service(seeded_db)
+    city = f.unit(db, "gy12345")
+    t = intake(db, svc, who="province_agent", unit_id=city.id)
+    assert t.platform_id == city.id and t.responsible_unit.code == "gy_rsj"
+    assert [e.action for e in events(db, t.id)] == ["accept", "forward", "dispatch"]

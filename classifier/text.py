@@ -85,14 +85,14 @@ def ensure_jieba() -> None:
 
 def tokenize(normalized: str) -> list[str]:
     """jieba words of an already normalised text, without stop words,
-    punctuation and numbers.  HMM new-word discovery is off: it cost a
-    quarter of the time and the character n-grams cover unknown words."""
+    punctuation and numbers.  (jieba's HMM new-word discovery stays on:
+    switching it off saved ~0.2 ms a ticket and cost ~0.7 points on dev.)"""
     import jieba
 
     ensure_jieba()
     stops = stop_words()
     return [
-        w for w in jieba.lcut(normalized, HMM=False)
+        w for w in jieba.lcut(normalized)
         if w.strip() and w not in stops and not _NOT_A_WORD.match(w)
     ]
 

@@ -168,6 +168,11 @@
         ["签收时限", fmt(t.sign_due_at)], ["办结时限", fmt(t.due_at)], ["答复", t.reply_text || "—"], ["退单次数", t.return_count]];
       $("#t-fields").innerHTML = f.map(([k, v]) => `<dt>${k}</dt><dd>${esc(v)}</dd>`).join("");
       $("#actions").innerHTML = t.allowed_actions.map((a) => `<button type="button" data-action="${a}" id="act-${a}">${esc(H.actionLabels[a] || a)}</button>`).join("") || '<span class="muted">当前无可执行操作</span>';
+      const OUT = {met: "按时", late: "超时", superseded: "已改派", cancelled: "已撤销", merged: "已并单", "": "计时中"};
+      api("GET", `/tickets/${id}/clocks`).then((d) => {
+        $("#clocks tbody").innerHTML = d.items.map((c) => `<tr><td>${c.round}</td><td>${c.stage === "sign" ? "签收" : "办结"}</td><td>${esc(fmt(c.started_at))}</td>
+          <td>${c.paused ? "已暂停" : esc(fmt(c.due_at))}</td><td class="${c.outcome === "late" ? "overdue" : ""}">${esc(OUT[c.outcome] || c.outcome)}${!c.outcome && !c.paused ? " · " + countdown(c.due_at, c.started_at) : ""}</td></tr>`).join("") || '<tr><td colspan="5" class="muted">未派单</td></tr>';
+      }).catch(() => {});
       const ev = await api("GET", `/tickets/${id}/events`);
       $("#events").innerHTML = ev.items.map((e) => `<li><time>${esc(fmt(e.at))}</time> <strong>${esc(H.actionLabels[e.action] || (e.action === "accept" ? "受理" : e.action))}</strong>
         ${e.from_status || e.to_status ? `<span class="muted">${esc(H.statuses[e.from_status] || "—")} → ${esc(H.statuses[e.to_status] || "—")}</span>` : ""}

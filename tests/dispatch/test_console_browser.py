@@ -102,6 +102,10 @@ def test_review_board_callbacks_and_inbox_in_the_browser(browser, server, seeded
     inbox.wait_for_selector("#inbox tbody tr")
     assert "剩" in inbox.inner_text("#inbox")
     shot(inbox, "inbox-countdowns")
+    inbox.goto(f"{server}/tickets/{returned['id']}")
+    inbox.wait_for_selector("#clocks tbody tr:has-text('签收')")
+    assert "按时" in inbox.inner_text("#clocks") and "计时中" in inbox.inner_text("#clocks")
+    shot(inbox, "ticket-clocks")
     assert not errors, errors
     for c in (ctx, cctx, actx, dctx):
         c.close()

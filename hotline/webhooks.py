@@ -18,6 +18,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from dispatch import events
 from dispatch.access import visible_clause
 from dispatch.errors import Conflict, Forbidden, Invalid, NotFound
 from hotline.auth import api_auth, csrf, current_actor
@@ -116,6 +117,9 @@ def acknowledge_linkage(linkage_id: int):
         if row.seen_at is None:
             row.seen_at, row.seen_by_id = utcnow(), actor.user_id
         out = linkage.linkage_json(row, t)
+        rooms = [f"unit:{t.platform_id}", "platform:all"]
+    # Every coordinator's board silences the alert, not only this one's.
+    events.publish("linkage.changed", out, rooms)
     return jsonify(out)
 
 

@@ -83,3 +83,38 @@ def test_a_stale_version_is_refused_on_any_database(seeded_db):
     with pytest.raises(Conflict) as e:
         svc.act(dept, tid, "await_citizen", {"reason": "x"}, expected_version=v)
     assert e.value.code == "stale_version" and e.value.current["status"] == "handling"
+
+
+def test_crossed_merges_never_deadlock_into_a_500(pg_only, seeded_db):
+    """A into B and B into A at once: one merge wins; the other is refused
+    (409 when PostgreSQL broke a deadlock, 422 when it saw A already merged)."""
+    from dispatch.errors import Invalid
+
+    db = seeded_db
+    svc = f.service(db)
+    dispatcher = f.user_actor(db, "dispatcher")
+    for _ in range(3):
+        a, b = f.ticket(db, "handling"), f.ticket(db, "handling")
+        pairs = [(a, b), (b, a)]
+        outcome: list = [None, None]
+        barrier = threading.Barrier(2)
+
+        def run(i):
+            src, dst = pairs[i]
+            barrier.wait()
+            try:
+                svc.act(dispatcher, src, "merge", {"into_ticket_id": dst, "reason": "重复"})
+                outcome[i] = "ok"
+            except (Conflict, Invalid) as e:
+                outcome[i] = e.status
+            except Exception as e:  # pragma: no cover
+                outcome[i] = repr(e)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(map(str, outcome)) in (["409", "ok"], ["422", "ok"]), outcome
+        statuses = sorted(f.load(db, x).status for x in (a, b))
+        assert statuses == ["handling", "merged"]

@@ -32,7 +32,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable
 
-from sqlalchemy import Column, Integer, MetaData, SmallInteger, Table, and_, case, func, select
+from sqlalchemy import Column, Integer, MetaData, SmallInteger, Table, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from dispatch import workflow
@@ -249,12 +249,19 @@ def _seconds(v) -> float:
     return v.total_seconds() if isinstance(v, dt.timedelta) else float(v)
 
 
-def _ticket_counts(session: Session, lo: dt.datetime, hi: dt.datetime, now: dt.datetime) -> dict:
+def _ticket_counts(session: Session, lo: dt.datetime, hi: dt.datetime, now: dt.datetime,
+                   scope: "Scope | None") -> dict:
     """Per unit: counts from the ticket columns."""
     t = Ticket
-    cohort = (select(func.coalesce(t.responsible_unit_id, t.platform_id).label("unit_id"), t.platform_id,
-                     t.status, _flags(t, now).label("flags"), t.dispatched_at, t.signed_at, t.closed_at)
-              .where(t.created_at >= lo, t.created_at < hi).subquery())
+    q = (select(func.coalesce(t.responsible_unit_id, t.platform_id).label("unit_id"), t.platform_id,
+                t.status, _flags(t, now).label("flags"), t.dispatched_at, t.signed_at, t.closed_at)
+         .where(t.created_at >= lo, t.created_at < hi))
+    if scope is not None:
+        # Only what the rows need: tickets the units hold, and for platform
+        # rows what they accepted.  A department reads its own tickets only.
+        held = t.responsible_unit_id.in_(scope.unit_ids)
+        q = q.where(or_(held, t.platform_id.in_(scope.platform_ids)) if scope.platform_ids else held)
+    cohort = q.subquery()
     c = cohort.c
     sign, close = _durations(cohort, session.get_bind().dialect.name)
     q = (select(c.unit_id, c.platform_id, c.status, c.flags, func.count(), sign, close)
@@ -354,14 +361,14 @@ def refresh_ledger(session: Session, lookback: int = LOOKBACK) -> None:
     ).on_conflict_do_nothing(index_elements=["event_id"]))
 
 
-def _event_counts(session: Session, lo: dt.datetime, hi: dt.datetime) -> dict:
+def _event_counts(session: Session, lo: dt.datetime, hi: dt.datetime, scope: "Scope | None") -> dict:
     """Per unit: returns, extensions and callbacks of the period's tickets."""
     refresh_ledger(session)
     f = LEDGER.c
-    rows = session.execute(
-        select(f.unit_id, f.kind, func.count())
-        .where(f.ticket_created_at >= lo, f.ticket_created_at < hi)
-        .group_by(f.unit_id, f.kind)).all()
+    q = select(f.unit_id, f.kind, func.count()).where(f.ticket_created_at >= lo, f.ticket_created_at < hi)
+    if scope is not None:
+        q = q.where(f.unit_id.in_(scope.unit_ids))
+    rows = session.execute(q.group_by(f.unit_id, f.kind)).all()
     out: dict[int, dict] = {}
     for unit_id, kind, n in rows:
         if unit_id is not None and kind in LEDGER_KINDS:
@@ -402,6 +409,13 @@ def derive(raw: dict, platform: bool) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The units a report has rows for (the queries read only their data)."""
+    unit_ids: list[int]
+    platform_ids: list[int]
+
+
 @dataclass
 class Report:
     period: Period
@@ -424,8 +438,11 @@ def unit_figures(session: Session, actor: Actor, period: Period, now: dt.datetim
     a totals row.  ``now`` decides what is overdue."""
     units = list(units) if units is not None else units_in_scope(session, actor, unit_id)
     lo, hi = period.utc_bounds()
-    tickets = _ticket_counts(session, lo, hi, now)
-    events = _event_counts(session, lo, hi)
+    # A report on every unit reads everything; narrower ones only their units.
+    every_unit = actor.is_province and len(units) == session.scalar(select(func.count()).select_from(Unit))
+    scope = None if every_unit else Scope([u.id for u in units], [u.id for u in units if u.kind in PLATFORM_KINDS])
+    tickets = _ticket_counts(session, lo, hi, now, scope)
+    events = _event_counts(session, lo, hi, scope)
     rows, total = [], _zero()
     for u in units:
         raw = _zero()

@@ -193,6 +193,8 @@ def test_api_figures_and_department_scope(october, client, seeded_db):
         assert [x["unit"]["code"] for x in mine["rows"]] == ["gy_jyj"]
         assert mine["totals"]["received"] == 1 and mine["totals"]["returns"] == 2
         assert mine["totals"]["direct_answer_rate"] is None, "a department has no direct answers"
+        city_view = next(x for x in body["rows"] if x["unit"]["code"] == "gy_jyj")
+        assert mine["rows"][0]["figures"] == city_view["figures"], "a narrower scope reads the same figures"
         other = unit(seeded_db, "gy_rsj").id
         r = client.get(f"/api/v1/figures?month=2026-10&unit={other}", headers=dept)
         assert r.status_code == 404

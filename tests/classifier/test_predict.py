@@ -110,13 +110,26 @@ def test_fast_path_matches_sklearn(model, split):
     wblock = _Block(("words",)).fit(tr)
     np.testing.assert_allclose(wblock.transform(te).toarray(), wvec.transform(te.tokens).toarray(), atol=1e-12)
 
-    x, w = model.base.features.transform(te)
-    slow = np.hstack([model.base.svc.decision_function(x), model.base.nb.predict_log_proba(w)])
-    z = lambda v: (v - v.mean(1, keepdims=True)) / v.std(1, keepdims=True)  # noqa: E731
-    k = len(model.labels)
-    stacked = np.hstack([z(slow[:, :k]), z(slow[:, k:])])
+    x, _ = model.base.features.transform(te)
+    margins = model.base.svc.decision_function(x)
     fast, _ = model.proba(split[2][:50])
-    np.testing.assert_allclose(fast, model.calibrator.predict_proba(stacked), atol=1e-9)
+    np.testing.assert_allclose(fast, model.calibrator.predict_proba(margins), atol=1e-9)
+    # temperature scaling keeps the SVM's choice
+    assert (fast.argmax(1) == margins.argmax(1)).all()
+
+
+def test_nb_stack_variant_matches_sklearn(split):
+    """The optional SVM + ComplementNB stack: fast path = sklearn's numbers."""
+    from classifier.model import TrainConfig, train
+
+    m = train(split[0][:400], split[1][:400], TrainConfig(char_ngrams=(1, 2), folds=3, with_nb=True),
+              quiet=True)
+    te = Docs.of(split[2][:30])
+    x, w = m.base.features.transform(te)
+    z = lambda v: (v - v.mean(1, keepdims=True)) / v.std(1, keepdims=True)  # noqa: E731
+    stacked = np.hstack([z(m.base.svc.decision_function(x)), z(m.base.nb.predict_log_proba(w))])
+    fast, _ = m.proba(split[2][:30])
+    np.testing.assert_allclose(fast, m.calibrator.predict_proba(stacked), atol=1e-9)
 
 
 def test_holdout_quality(model, split):

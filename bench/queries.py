@@ -155,8 +155,8 @@ def run(url: str, tickets: int, runs: int, reuse: bool) -> int:
             report[who.username] = F.unit_figures(s, who, month, now)
     bench(f"monthly figures {month.label}, city platform (all units)", monthly, [])
     for sql, params in captured(db, lambda: monthly(city)):
-        if "tickets" in sql and "GROUP BY" in sql:
-            print("      " + ("events part:" if "ticket_events" in sql else "tickets part:"))
+        if sql.lstrip().startswith("SELECT") and "GROUP BY" in sql:
+            print("      " + ("events part (figure_events ledger):" if "figure_events" in sql else "tickets part:"))
             for line in plan_summary(explain_raw(db, sql, params), top=5):
                 print("        " + line)
     bench(f"monthly figures {month.label}, one department", lambda: monthly(dept), [])

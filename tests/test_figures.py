@@ -325,3 +325,42 @@ def test_awaiting_the_citizen_is_never_overdue(app, client, seeded_db):
     with seeded_db.session() as s:
         total, rows = F.overdue_tickets(s, actor(seeded_db, "gy_rsj"), NOW)
     assert total == 1 and rows[0].id == late
+
+
+def test_bench_generator_history_adds_up(pg_url):
+    """bench/generate.py on PostgreSQL: the figures over its whole history add
+    up to its events (a small run of the 1M benchmark's generator)."""
+    if pg_url is None:
+        pytest.skip("bench/generate.py needs PostgreSQL (COPY)")
+    import sys
+    import uuid
+    from pathlib import Path
+
+    from sqlalchemy import create_engine, func, text
+
+    from models import Database, TicketEvent
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import generate
+
+    base, _, _ = pg_url.rpartition("/")
+    url = f"{base}/hl_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        made = generate.generate(url, 3000, seed=7, log=lambda *a, **k: None)
+        db = Database(url)
+        now = dt.datetime.now(UTC)
+        with db.session() as s:
+            year = F.Period(dt.date.today() - dt.timedelta(days=400), dt.date.today() + dt.timedelta(days=1))
+            rep = F.unit_figures(s, actor(db, "admin"), year, now)
+            count = dict(s.execute(select(TicketEvent.action, func.count()).group_by(TicketEvent.action)).all())
+        db.dispose()
+        t = rep.totals
+        assert t["received"] == made["tickets"] == 3000
+        assert t["returns"] == count["return"] and t["returns_upheld"] == count["uphold_return"]
+        assert t["satisfied"] + t["basically_satisfied"] + t["unreachable"] == count["callback"]
+        assert t["unsatisfied"] == count.get("redo", 0) and t["direct_answers"] == count["direct_answer"]
+        assert 0.8 < t["sign_on_time_rate"] < 1 and 0.8 < t["close_on_time_rate"] < 1
+    finally:
+        admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)'))
+        admin.dispose()

@@ -63,7 +63,7 @@
     const rows = report.rows.filter((r) => r.figures.received > 0);
     const names = rows.map((r) => r.unit.name.replace(/^贵阳市|^贵州省/, ""));
     chart("chart-volume").setOption({
-      tooltip: {trigger: "axis"}, legend: {top: 0}, grid: {left: 20, right: 20, bottom: 10, containLabel: true},
+      tooltip: {trigger: "axis"}, legend: {top: 0}, grid: {left: 70, right: 20, bottom: 10, containLabel: true},
       xAxis: {type: "category", data: names, axisLabel: {rotate: 40, interval: 0}},
       yAxis: {type: "value"},
       series: [{name: "受理量", type: "bar", data: rows.map((r) => r.figures.received)},
@@ -72,7 +72,7 @@
     const rate = (k) => rows.map((r) => r.figures[k] == null ? null : +(r.figures[k] * 100).toFixed(1));
     chart("chart-rates").setOption({
       tooltip: {trigger: "axis", valueFormatter: (v) => v == null ? "—" : v + "%"}, legend: {top: 0},
-      grid: {left: 20, right: 20, bottom: 10, containLabel: true},
+      grid: {left: 70, right: 20, bottom: 10, containLabel: true},
       xAxis: {type: "category", data: names, axisLabel: {rotate: 40, interval: 0}},
       yAxis: {type: "value", max: 100, axisLabel: {formatter: "{value}%"}},
       series: [{name: "按时签收率", type: "bar", data: rate("sign_on_time_rate")},

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 def normalize(text: str) -> str:
     """NFKC (full-width → half-width), lower case, folded whitespace and
     anonymised place codes, and the spreadsheet export's ``_x000D_``."""
-    text = (text or "").replace("_x000D_", " ")
+    text = (text or "").replace("_x000D_", " ").replace("\x00", " ")
     text = unicodedata.normalize("NFKC", text).lower()
     text = _PLACE_CODE.sub("#", text)
     return _SPACE.sub(" ", text).strip()

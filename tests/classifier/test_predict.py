@@ -67,6 +67,11 @@ def test_batch_equals_single(model, split):
         assert s.explain == b.explain
 
 
+def test_batch_over_processes_keeps_order(model, split):
+    texts = split[2][:120]
+    assert model.predict_batch(texts, workers=2) == model.predict_batch(texts)
+
+
 def test_subject_is_prepended_once(model):
     body = "小区电梯经常坏，物业不维修"
     subject = "电梯故障"
@@ -83,6 +88,16 @@ def test_abstain_follows_threshold(model):
     assert m.predict("路灯不亮").abstain
     m.threshold = 0.0
     assert not m.predict("路灯不亮").abstain
+
+
+def test_char_keys_round_trip():
+    from classifier.model import char_gram_keys, decode_char_key
+
+    keys, counts = char_gram_keys("路灯路灯a😀", 1, 3)
+    grams = {decode_char_key(k): int(c) for k, c in zip(keys, counts)}
+    assert grams["路灯"] == 2 and grams["路"] == 2 and grams["灯路灯"] == 1
+    assert grams["灯a😀"] == 1 and grams["😀"] == 1
+    assert len(grams) == 4 + 4 + 4      # 4 distinct unigrams, bigrams, trigrams
 
 
 def test_choose_threshold():
@@ -104,8 +119,17 @@ def test_fast_path_matches_sklearn(model, split):
     vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2, lowercase=False)
     vec.fit(tr.norm)
     block = _Block(("chars", 1, 3, 0)).fit(tr)
-    assert sorted(block.vocab) == list(vec.get_feature_names_out())
-    np.testing.assert_allclose(block.transform(te).toarray(), vec.transform(te.norm).toarray(), atol=1e-12)
+    names = block.names()
+    assert sorted(names) == list(vec.get_feature_names_out())
+    order = [vec.vocabulary_[n] for n in names]
+    np.testing.assert_allclose(block.transform(te).toarray(), vec.transform(te.norm).toarray()[:, order],
+                               atol=1e-12)
+    head = _Block(("chars", 1, 3, 25)).fit(tr)
+    hvec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2,
+                           lowercase=False).fit([n[:25] for n in tr.norm])
+    order = [hvec.vocabulary_[n] for n in head.names()]
+    np.testing.assert_allclose(head.transform(te).toarray(),
+                               hvec.transform([n[:25] for n in te.norm]).toarray()[:, order], atol=1e-12)
     wvec = TfidfVectorizer(analyzer=word_ngrams, sublinear_tf=True, min_df=2).fit(tr.tokens)
     wblock = _Block(("words",)).fit(tr)
     np.testing.assert_allclose(wblock.transform(te).toarray(), wvec.transform(te.tokens).toarray(), atol=1e-12)

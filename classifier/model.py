@@ -278,6 +278,16 @@ class Featurizer:
 
         Built row by row straight into one CSR matrix: for one ticket,
         scipy's hstack and per-block matrices cost more than the maths."""
+        rows, words = self.rows(docs)
+        return _csr(rows, self.width), _csr(words, self.blocks[0].size)
+
+    @property
+    def width(self) -> int:
+        return sum(b.size for b in self.blocks) + 2 * len(textprep.category_terms())
+
+    def rows(self, docs: Docs):
+        """Per document (columns, values) of the full row, and of the word
+        block alone."""
         cfg = self.cfg
         weights = (cfg.word_weight, 1.0, cfg.head_weight)
         offsets = np.cumsum([0] + [b.size for b in self.blocks])
@@ -299,7 +309,7 @@ class Featurizer:
             c, v = np.concatenate(cols), np.concatenate(vals)
             norm = np.sqrt(v @ v)
             rows.append((c, v / norm if norm > 0 else v))
-        return _csr(rows, int(offsets[-1]) + cats.shape[1]), _csr(words, self.blocks[0].size)
+        return rows, words
 
     def feature_names(self) -> np.ndarray:
         """Display names, aligned with the columns of ``transform``."""
@@ -378,16 +388,19 @@ class _Base:
             self.nb.fit(w, y)
         return self
 
+    def coef_t(self) -> np.ndarray:
+        """SVM coefficients, features × classes, C-contiguous (with the
+        transposed view scipy copied all of them on every call)."""
+        coef_t = self.__dict__.get("_coef_t")
+        if coef_t is None:
+            coef_t = self._coef_t = np.ascontiguousarray(self.svc.coef_.T)
+        return coef_t
+
     def stacked(self, x: sp.csr_matrix, w: sp.csr_matrix) -> np.ndarray:
         # the same numbers as svc.decision_function and nb.predict_log_proba
         # (up to a per-row constant, which the z-score removes), without
         # sklearn's per-call validation
-        coef_t = self.__dict__.get("_coef_t")
-        if coef_t is None:
-            # C-contiguous once: with the transposed view scipy copied all
-            # 7 × 190k coefficients on every call
-            coef_t = self._coef_t = np.ascontiguousarray(self.svc.coef_.T)
-        svc = np.asarray(x @ coef_t + self.svc.intercept_)
+        svc = np.asarray(x @ self.coef_t() + self.svc.intercept_)
         if not getattr(self.cfg, "with_nb", True):
             return svc          # the calibrator maps SVM margins to probabilities
         nb = np.asarray(w @ self.nb.feature_log_prob_.T)
@@ -473,10 +486,19 @@ class Predictor:
                     self._names = self.base.features.feature_names()
         return self._names
 
-    def proba(self, texts: Sequence[str]) -> tuple[np.ndarray, sp.csr_matrix]:
+    def proba(self, texts: Sequence[str]) -> tuple[np.ndarray, list]:
+        """(probabilities, feature rows as (columns, values) for explaining)."""
         docs = Docs.of(texts, getattr(self.base.cfg, "word_chars", None))
-        x, w = self.base.features.transform(docs)
-        return _calibrated(self.calibrator, self.base.stacked(x, w)), x
+        if getattr(self.base.cfg, "with_nb", True):
+            x, w = self.base.features.transform(docs)
+            rows = [(x.indices[x.indptr[i]:x.indptr[i + 1]], x.data[x.indptr[i]:x.indptr[i + 1]])
+                    for i in range(x.shape[0])]
+            return _calibrated(self.calibrator, self.base.stacked(x, w)), rows
+        # the SVM alone: margins straight from the rows, no sparse matrix
+        rows, _ = self.base.features.rows(docs)
+        coef_t = self.base.coef_t()
+        margins = np.array([v @ coef_t[c] for c, v in rows]).reshape(len(rows), -1)
+        return _calibrated(self.calibrator, margins + self.base.svc.intercept_), rows
 
     def predict(self, text: str, subject: str = "", explain: int = 5) -> Prediction:
         return self.predict_batch([text], subjects=[subject], explain=explain)[0]
@@ -491,7 +513,7 @@ class Predictor:
         texts = list(texts)
         if workers > 1 and len(texts) >= 100:
             return _predict_forked(self, texts, explain, workers)
-        probs, x = self.proba(texts)
+        probs, x = self.proba(texts)   # x: feature rows
         labels = self.calibrator.classes_
         svc_classes = list(self.base.svc.classes_)
         out = []
@@ -499,7 +521,7 @@ class Predictor:
             order = np.argsort(-p)
             k = order[0]
             label = str(labels[k])
-            reasons = self._explain(x, i, svc_classes.index(label), explain) if explain else []
+            reasons = self._explain(x[i], svc_classes.index(label), explain) if explain else []
             out.append(Prediction(
                 label=label,
                 confidence=float(p[k]),
@@ -510,13 +532,12 @@ class Predictor:
             ))
         return out
 
-    def _explain(self, x: sp.csr_matrix, row: int, cls: int, n: int) -> list[tuple[str, float]]:
+    def _explain(self, row, cls: int, n: int) -> list[tuple[str, float]]:
         """Words whose tf-idf × SVM coefficient pushed hardest toward the
         predicted class; a term also covered by a longer chosen one is
         skipped, single characters are skipped."""
-        lo, hi = x.indptr[row], x.indptr[row + 1]
-        idx = x.indices[lo:hi]
-        contrib = x.data[lo:hi] * self.base.svc.coef_[cls, idx]
+        idx, values = row
+        contrib = values * self.base.svc.coef_[cls, idx]
         keep = min(len(idx), 8 * n)
         best = np.argpartition(-contrib, keep - 1)[:keep] if keep else []
         names = self._names_array()

@@ -51,7 +51,11 @@ def load_or_train_default(path: Path | None = None, quiet: bool = False) -> Pred
     when it does not exist yet."""
     path = Path(path or default_model_path())
     if path.exists():
-        return Predictor.load(path)
+        try:
+            return Predictor.load(path)
+        except ValueError as e:
+            # written by an older version of this code: train a current one
+            log.warning("%s; retraining the default model", e)
     from classifier import data
     from classifier.model import train
 

@@ -136,6 +136,35 @@ def retrain(database_url: str | None = None, fast: bool = False, tolerance: floa
         db.dispose()
 
 
+def nightly_retrain(min_hours: float = 20.0) -> dict | None:
+    """Zero-argument entry for periodic runners (``dispatch.periodic``
+    declares functions by path and calls them without arguments): retrain
+    from DATABASE_URL unless a retrained version was registered in the last
+    ``min_hours`` — so a runner that fires at every start costs one run a day."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from models import Database, ModelVersion, utcnow
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        log.warning("nightly retrain skipped: DATABASE_URL is not set")
+        return None
+    db = Database(url)
+    try:
+        with db.session() as s:
+            since = utcnow() - dt.timedelta(hours=min_hours)
+            recent = s.scalar(select(ModelVersion.version).where(ModelVersion.created_at >= since,
+                                                                 ModelVersion.note.like("retrain:%")))
+    finally:
+        db.dispose()
+    if recent:
+        log.info("nightly retrain skipped: %s was trained less than %s h ago", recent, min_hours)
+        return None
+    return retrain(url)
+
+
 def enqueue_retrain(connection, database_url: str, **kwargs):
     """Queue a retraining run now (on demand)."""
     from rq import Queue

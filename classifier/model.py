@@ -38,7 +38,8 @@ from sklearn.svm import LinearSVC
 
 from classifier import text as textprep
 
-FORMAT_VERSION = 1
+#: bump when the pickled layout changes; an old default model is retrained
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)

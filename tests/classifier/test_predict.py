@@ -199,6 +199,21 @@ def test_get_predictor_is_a_thread_safe_singleton(default_model, monkeypatch):
     assert classifier.get_predictor() is got[0]
 
 
+def test_a_default_model_of_an_old_format_is_retrained(model_dir, monkeypatch):
+    import joblib
+
+    import classifier
+    from classifier import model as model_mod
+
+    joblib.dump({"format": 1, "predictor": None}, model_dir / "default.joblib")
+    real_train = model_mod.train
+    monkeypatch.setattr(model_mod, "train",
+                        lambda t, y, cfg=None, **kw: real_train(t[:300], y[:300], model_mod.TrainConfig.fast(), **kw))
+    p = classifier.get_predictor()
+    assert p.meta["n_train"] == 300
+    assert joblib.load(model_dir / "default.joblib")["format"] == model_mod.FORMAT_VERSION
+
+
 def test_first_start_trains_the_default_model(model_dir, monkeypatch):
     """No model file: get_predictor trains one from the shipped data and
     saves it (with the fast configuration here, to keep the test short)."""

@@ -68,6 +68,30 @@ def test_retrain_on_rq_worker(db, database_url, redis_conn, model_dir):
         assert not cand.active and cand.metrics["decision"]["activated"] is False
 
 
+def test_nightly_retrain_runs_once_a_day(db, database_url, model_dir, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setattr(jobs, "retrain", lambda url: {"ran": url})
+    assert jobs.nightly_retrain() == {"ran": database_url}       # nothing recent: runs
+    m = _small_model_file(model_dir)
+    with db.session() as s:
+        registry.register(s, m, note="retrain: shipped data minus holdout + 0 corrections")
+    assert jobs.nightly_retrain() is None                          # one from today: skipped
+    monkeypatch.delenv("DATABASE_URL")
+    assert jobs.nightly_retrain() is None
+
+
+def _small_model_file(model_dir):
+    """A small real model file in the test's model directory."""
+    from classifier import data
+    from classifier.model import TrainConfig, train
+
+    t, y = data.shipped()
+    m = train(t[:200], y[:200], TrainConfig.fast(), quiet=True)
+    path = model_dir / "small.joblib"
+    m.save(path)
+    return path
+
+
 def test_register_schedule(redis_conn):
     from rq import Queue
     from rq.cron import CronScheduler

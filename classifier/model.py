@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import sys
 import threading
 import time
@@ -536,7 +537,7 @@ class Predictor:
     def _explain(self, row, cls: int, n: int) -> list[tuple[str, float]]:
         """Words whose tf-idf × SVM coefficient pushed hardest toward the
         predicted class; a term also covered by a longer chosen one is
-        skipped, single characters are skipped."""
+        skipped, and so are single characters, numbers and punctuation."""
         idx, values = row
         contrib = values * self.base.svc.coef_[cls, idx]
         keep = min(len(idx), 8 * n)
@@ -545,7 +546,7 @@ class Predictor:
         scores: dict[str, float] = {}
         for k in best:
             name = names[idx[k]]
-            if len(name) >= 2 and contrib[k] > 0:
+            if contrib[k] > 0 and (name.startswith("[") or _SHOWABLE.match(name)):
                 scores[name] = scores.get(name, 0.0) + float(contrib[k])
         chosen: list[tuple[str, float]] = []
         for name, c in sorted(scores.items(), key=lambda kv: -kv[1]):
@@ -556,6 +557,10 @@ class Predictor:
             chosen.append((name, round(c, 4)))
         return chosen
 
+
+#: a term worth showing an agent: two or more letters/CJK characters, not
+#: punctuation, digits or the folded place code "#"
+_SHOWABLE = re.compile(r"^(?!\d+$)[^\W_]{2,}$")
 
 _forked_model: "Predictor | None" = None
 _fork_lock = threading.Lock()

@@ -478,3 +478,21 @@ def overdue_tickets(session: Session, actor: Actor, now: dt.datetime, limit: int
     total = session.scalar(select(func.count()).select_from(q.subquery()))
     rows = session.scalars(q.order_by(Ticket.due_at, Ticket.id).offset(offset).limit(limit)).all()
     return total, list(rows)
+
+
+def refresh_ledger_job() -> None:
+    """Periodic: keep the ledger close to the events, so an event counts for
+    the unit that held the ticket when it happened (not at the next report)."""
+    from dispatch.jobs import database
+
+    with database().session() as s:
+        refresh_ledger(s)
+
+
+def _declare() -> None:
+    from dispatch import periodic
+
+    periodic.declare("figures-ledger", "dispatch.figures.refresh_ledger_job", 300)
+
+
+_declare()

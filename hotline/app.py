@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     app.extensions["hotline.db"] = Database(settings.database_url)
 
     from dispatch import jobs
-    from hotline import api, auth, console, errors, realtime, services, webhooks
+    from hotline import admin, api, auth, console, errors, figures, open311, realtime, services, webhooks
 
     jobs.configure(settings.redis_url, app.extensions["hotline.db"])
     services.init_app(app)
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     console.init_app(app)
     realtime.init_app(app)
     webhooks.init_app(app)
-    __import__("hotline.open311").open311.init_app(app)
-    __import__("hotline.figures").figures.init_app(app)
-    __import__("hotline.admin").admin.init_app(app)
+    open311.init_app(app)
+    figures.init_app(app)
+    admin.init_app(app)
     return app

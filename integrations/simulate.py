@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import itertools
 import json
 import logging
@@ -253,17 +254,20 @@ class PeerSimulator:
 
 # ------------------------------------------------------------------ telephony
 def sample_message(row: int = 0) -> tuple[str, str]:
-    """(subject, body) of a real citizen message from the shared data."""
+    """(subject, body) of a real citizen message: the sample the project ships
+    (data/complaints/calls_sample.csv.gz), else the shared unlabelled.csv."""
     from hotline.seed import DATA
 
-    for path in (DATA / "complaints" / "unlabelled.csv",
-                 Path(__file__).resolve().parents[2] / "shared" / "data" / "complaints" / "unlabelled.csv"):
+    shipped = DATA / "complaints" / "calls_sample.csv.gz"
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "complaints" / "unlabelled.csv"
+    for path in (shipped, shared):
         if path.exists():
-            with open(path, encoding="utf-8", newline="") as f:
+            opener = gzip.open if path.suffix == ".gz" else open
+            with opener(path, "rt", encoding="utf-8", newline="") as f:
                 for i, r in enumerate(csv.DictReader(f)):
                     if i >= row and 20 <= len(r["body"]) <= 400:
                         return r["subject"], r["body"]
-    raise FileNotFoundError("complaints/unlabelled.csv not found (set HOTLINE_DATA_DIR)")
+    raise FileNotFoundError(f"no call sample: {shipped} is missing")
 
 
 def split_segments(text: str) -> list[str]:

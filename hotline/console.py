@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
-from sqlalchemy import select
 
 from dispatch.workflow import RECORD_ONLY, TRANSITIONS
 from hotline.auth import authenticate, current_actor, page_auth

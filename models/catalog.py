@@ -1,12 +1,15 @@
 """The category tree and the routing catalogue (派单目录: category × area → unit)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base
+
+if TYPE_CHECKING:
+    from models.units import Unit
 
 
 class Category(Base):
@@ -43,4 +46,4 @@ class RoutingRule(Base):
     active: Mapped[bool] = mapped_column(default=True)
 
     category: Mapped[Optional[Category]] = relationship(lazy="joined")
-    unit: Mapped["Unit"] = relationship(foreign_keys=[unit_id], lazy="joined")  # noqa: F821
+    unit: Mapped["Unit"] = relationship(foreign_keys=[unit_id], lazy="joined")

@@ -13,7 +13,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
-from models import Base, Database
+from models import Database
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -188,3 +188,46 @@ def app(seeded_db, database_url, tmp_path):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for the run, driven by Playwright."""
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail(f"CI is set but Chromium is missing at {CHROMIUM} (.ci/run installs Debian's chromium)")
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--autoplay-policy=no-user-gesture-required"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def server(seeded_db, database_url):
+    """`python -m hotline serve` on this test's seeded database (no Redis)."""
+    from classifier import get_predictor
+    from tests.test_multiprocess import free_port, start, wait_http
+
+    get_predictor()  # the model file exists before the server loads it
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="browser-test-secret-key-0123",
+               HOTLINE_ENV="test")
+    env.pop("REDIS_URL", None)
+    proc = start(["serve", "--port", str(port)], env)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/api/v1/workflow", proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -35,3 +35,12 @@ SCHOOL = ("孩子入学学位问题", "孩子今年要上小学，片区学校�
           "学区划分是否合理，义务教育阶段应该就近入学。")
 WAGES = ("公司拖欠工资三个月", "我在某建筑公司工作，老板拖欠农民工工资三个月共两万元，多次讨要无果，"
          "请劳动监察部门帮助追讨工资，维护劳动者合法权益。")
+
+
+def browser_login(page, base: str, username: str, next_path: str = "", password: str = "test-password") -> None:
+    """Log in through the console's form (CSRF and all)."""
+    page.goto(f"{base}/login" + (f"?next={next_path}" if next_path else ""))
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")

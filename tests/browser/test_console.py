@@ -5,62 +5,11 @@ without reloading."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import pytest
-import requests
+from tests.helpers import browser_login
 
-from tests.test_multiprocess import free_port, start, wait_http
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if IN_CI:
-            pytest.fail(f"CI is set but Chromium is missing at {CHROMIUM} (.ci/run installs Debian's chromium)")
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def server(seeded_db, database_url):
-    from classifier import get_predictor
-
-    get_predictor()
-    port = free_port()
-    env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="browser-test-secret-key-0123",
-               HOTLINE_ENV="test")
-    env.pop("REDIS_URL", None)
-    proc = start(["serve", "--port", str(port)], env)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/api/v1/workflow", proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def login(page, base, username):
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "test-password")
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
+login = browser_login
 
 
 def shot(page, name):

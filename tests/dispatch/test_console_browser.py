@@ -3,29 +3,12 @@ the review page, a 督办 item appears live on the coordinator's board, an agent
 records a callback, and the department's inbox shows countdowns."""
 from __future__ import annotations
 
-import os
 
-import pytest
 import requests
 
-from tests.browser.test_console import browser, login, shot  # noqa: F401  (fixture)
+from tests.browser.test_console import shot
 from tests.helpers import WAGES, token
-from tests.test_multiprocess import free_port, start, wait_http
-
-
-@pytest.fixture
-def server(seeded_db, database_url):
-    port = free_port()
-    env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="browser-test-secret-key-0123",
-               HOTLINE_ENV="test")
-    env.pop("REDIS_URL", None)
-    proc = start(["serve", "--port", str(port)], env)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/api/v1/workflow", proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+from tests.helpers import browser_login as login
 
 
 class Api:
@@ -38,7 +21,7 @@ class Api:
         return r.json()
 
 
-def test_review_board_callbacks_and_inbox_in_the_browser(browser, server, seeded_db):  # noqa: F811
+def test_review_board_callbacks_and_inbox_in_the_browser(browser, server, seeded_db):
     agent, dept = Api(server, seeded_db, "agent"), Api(server, seeded_db, "gy_rsj")
     disp = Api(server, seeded_db, "dispatcher")
     body = {"channel": "phone", "subject": WAGES[0], "description": WAGES[1], "category": "劳动和社会保障",

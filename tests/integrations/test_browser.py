@@ -3,42 +3,16 @@ its transcript into the agent's form and becomes a ticket; a coordinator's
 board raises and silences an alert for a new escalation, live."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
 from integrations.simulate import TelephonySimulator, split_segments
 from models import Ticket
-from tests.helpers import WATER, bearer
+from tests.helpers import WATER, bearer, browser_login
 from tests.integrations.test_outbox import create
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if IN_CI:
-            pytest.fail(f"CI is set but Chromium is missing at {CHROMIUM}")
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--autoplay-policy=no-user-gesture-required"])
-        yield b
-        b.close()
 
 
 def login(page, base, username, path):
-    page.goto(f"{base}/login?next={path}")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "test-password")
-    page.click("button[type=submit]")
+    browser_login(page, base, username, path)
     page.wait_for_selector("#live.on", timeout=15000)
 
 

@@ -39,7 +39,7 @@ def test_a_request_becomes_a_ticket_and_reads_back_by_id_and_token(client, seede
     assert r.status_code == 201, r.get_json()
     (created,) = r.get_json()
     rid, tok = created["service_request_id"], created["token"]
-    t = client.get(f"/api/v1/tickets?per_page=1", headers=bearer(seeded_db, "agent")).get_json()["items"][0]
+    t = client.get("/api/v1/tickets?per_page=1", headers=bearer(seeded_db, "agent")).get_json()["items"][0]
     assert t["number"] == rid and t["channel"] == "open311" and t["caller"]["name"] == "陈红"
     assert t["category"]["name"] == "城乡建设/城市建设和市政管理/自来水供应"
 

@@ -3,10 +3,10 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from models import Base
+from models.migrate import include_object
 
 config = context.config
 target_metadata = Base.metadata
-
 
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
@@ -17,6 +17,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -8,6 +8,7 @@ from models.migrate import include_object
 config = context.config
 target_metadata = Base.metadata
 
+
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     engine = create_engine(url, poolclass=pool.NullPool)

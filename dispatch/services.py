@@ -678,8 +678,18 @@ class TicketService:
         item = SupervisionItem(ticket_id=c.t.id, platform_id=c.t.platform_id, kind=kind, reason=reason,
                                detail=_jsonable(detail or {}), dedupe_key=dedupe, created_at=c.now,
                                created_by_id=c.actor.user_id)
-        c.s.add(item)
-        c.s.flush()
+        if dedupe:
+            # Two tickets of one burst may race to raise the same item: the
+            # loser keeps the winner's, and its own ticket is not lost.
+            try:
+                with c.s.begin_nested():
+                    c.s.add(item)
+                    c.s.flush()
+            except IntegrityError:
+                return c.s.scalar(select(SupervisionItem).where(SupervisionItem.dedupe_key == dedupe))
+        else:
+            c.s.add(item)
+            c.s.flush()
         c.notices.append(("supervision.new", {
             "id": item.id, "kind": kind, "kind_label": SUPERVISION_KINDS.get(kind, kind), "reason": reason,
             "platform_id": item.platform_id, "created_at": _iso(c.now), "ticket": summary(c.t),

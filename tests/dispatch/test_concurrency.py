@@ -118,3 +118,34 @@ def test_crossed_merges_never_deadlock_into_a_500(pg_only, seeded_db):
         assert sorted(map(str, outcome)) in (["409", "ok"], ["422", "ok"]), outcome
         statuses = sorted(f.load(db, x).status for x in (a, b))
         assert statuses == ["handling", "merged"]
+
+
+def test_a_burst_arriving_at_once_loses_no_ticket_and_raises_one_hot_event(seeded_db, pg_only):
+    """Found by bench/intake.py: tickets of one burst raced to insert the same
+    hot-event item and the loser's intake failed (a lost ticket)."""
+    from sqlalchemy import func, select
+
+    from dispatch import duplicates
+    from dispatch.services import IntakeData
+    from models import SupervisionItem, Ticket
+    from tests.helpers import WATER
+
+    svc = f.service(seeded_db, label="城乡建设")
+    agent = f.user_actor(seeded_db, "agent")
+    cat = "城乡建设/城市建设和市政管理/自来水供应"
+
+    def one(i):
+        t, _ = svc.create_ticket(agent, IntakeData(channel="phone", subject=WATER[0], description=WATER[1],
+                                                   address="贵阳市南明区", category=cat,
+                                                   caller_phone=f"13700000{i:03d}"))
+        return t.id
+
+    for i in range(duplicates.HOT_COUNT - 1):  # one short of a burst
+        one(100 + i)
+    n = 6
+    results = race(n, one)
+    assert [r[0] for r in results] == ["ok"] * n, results
+    with seeded_db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Ticket)) == duplicates.HOT_COUNT - 1 + n
+        hot = s.scalars(select(SupervisionItem).where(SupervisionItem.kind == "hot_event")).all()
+    assert len(hot) == 1

@@ -21,7 +21,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -99,21 +99,27 @@ def candidates(s: Session, t: Ticket, now: dt.datetime, limit: int = 10) -> list
 
 def similar(s: Session, t: Ticket, now: dt.datetime, since: dt.datetime,
             threshold: float = THRESHOLD) -> list[tuple[Ticket, float]]:
-    """Tickets of the same category and area since ``since`` whose text is similar to ``t``'s."""
+    """Tickets of the same category and area since ``since`` whose text is
+    similar to ``t``'s, best first.  Runs on every intake: it reads only the
+    columns it needs (no ORM objects) and scores in rapidfuzz's C loop."""
     area = area_of(t.division_code)
     if t.category_id is None or not area:
         return []
-    q = (select(Ticket).where(Ticket.id != t.id, Ticket.category_id == t.category_id,
-                              Ticket.division_code.startswith(area), Ticket.created_at >= since,
-                              Ticket.status != "cancelled")
+    q = (select(Ticket.id, Ticket.number, Ticket.subject, Ticket.description, Ticket.status,
+                Ticket.created_at)
+         .where(Ticket.id != t.id, Ticket.category_id == t.category_id,
+                Ticket.division_code.startswith(area), Ticket.created_at >= since,
+                Ticket.status != "cancelled")
          .order_by(Ticket.created_at.desc()).limit(SCAN_LIMIT))
-    text = _text(t)
-    out = []
-    for r in s.scalars(q):
-        score = similarity(text, _text(r))
-        if score >= threshold:
-            out.append((r, score))
-    return sorted(out, key=lambda x: -x[1])
+    rows = s.execute(q).all()
+    if not rows:
+        return []
+    query = _bigrams(_text(t))
+    if not query:
+        return []
+    scored = process.extract(query, [_bigrams(_text(r)) for r in rows], scorer=fuzz.token_set_ratio,
+                             processor=None, score_cutoff=threshold, limit=None)
+    return sorted(((rows[i], float(score)) for _, score, i in scored), key=lambda x: -x[1])
 
 
 def hot_event(s: Session, t: Ticket, now: dt.datetime) -> dict | None:

@@ -11,10 +11,16 @@
     const d = await api("GET", "/admin/models");
     $("#corrections").textContent = `人工纠正样本 ${d.corrections.total} 条，其中 ${d.corrections.unused} 条尚未用于训练。`;
     $("#models tbody").innerHTML = d.items.map((v) => {
-      const m = (v.metrics && (v.metrics.eval || v.metrics.holdout || v.metrics.candidate || v.metrics)) || {};
+      // A retrained candidate carries its figures on the fixed evaluation
+      // split beside those of the model active when it was trained.
+      const m = (v.metrics && v.metrics.holdout) || {}, a = (v.metrics && v.metrics.active_on_holdout) || null;
+      const dec = v.metrics && v.metrics.decision;
+      const f1 = m.macro_f1 != null ? m.macro_f1.toFixed(3) : "—";
       return `<tr><td>${esc(v.version)}${v.active ? ' <span class="status s-closed">使用中</span>' : ""}</td><td>${esc((v.created_at || "").slice(0, 16).replace("T", " "))}</td>
-        <td>${m.macro_f1 != null ? m.macro_f1.toFixed(3) : "—"}</td><td>${pct(m.accuracy)}</td><td>${pct(m.auto_routed_share)}</td><td>${pct(m.auto_routed_accuracy)}</td>
-        <td>${esc(v.note)}</td><td>${v.active ? "" : `<button data-activate="${esc(v.version)}">启用</button>`}</td></tr>`;
+        <td>${f1}${a ? ` <span class="muted">（对比 ${a.macro_f1.toFixed(3)}）</span>` : ""}</td><td>${pct(m.accuracy)}${a ? ` <span class="muted">（${pct(a.accuracy)}）</span>` : ""}</td>
+        <td>${pct(m.auto_routed_share)}</td><td>${pct(m.auto_routed_accuracy)}</td>
+        <td>${esc(v.note)}${dec ? `<br><span class="muted">${dec.activated ? "已自动启用" : "未启用：不优于现用模型"}（${esc(dec.rule)}）</span>` : ""}</td>
+        <td>${v.active ? "" : `<button data-activate="${esc(v.version)}">启用</button>`}</td></tr>`;
     }).join("") || '<tr><td colspan="8" class="muted">尚无登记的模型版本（使用内置默认模型）</td></tr>';
   }
   $("#models").addEventListener("click", async (ev) => {

@@ -53,6 +53,8 @@ def main() -> None:
                        stdout=subprocess.DEVNULL)
     tok = subprocess.run([sys.executable, "-m", "hotline", "create-token", "agent"], cwd=ROOT, env=env,
                          check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    atok = subprocess.run([sys.executable, "-m", "hotline", "create-token", "admin"], cwd=ROOT, env=env,
+                          check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     dtok = subprocess.run([sys.executable, "-m", "hotline", "create-token", "gy_rsj"], cwd=ROOT, env=env,
                           check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     port = free_port()
@@ -82,6 +84,9 @@ def main() -> None:
         requests.post(f"{base}/api/v1/tickets/{ids[0]}/actions/sign_for", headers=dh, json={}, timeout=30)
         requests.post(f"{base}/api/v1/tickets/{ids[0]}/actions/reply", headers=dh, timeout=30,
                       json={"reply_text": "经核查，已责令该公司三日内足额支付拖欠工资。"})
+        print("retraining a candidate model for the admin page (runs inline, about a minute)…", flush=True)
+        requests.post(f"{base}/api/v1/admin/models/retrain", headers={"Authorization": f"Bearer {atok}"},
+                      json={}, timeout=600).raise_for_status()
         shoot(base, out)
     finally:
         proc.terminate()

@@ -6,7 +6,7 @@ drives both with the same concurrent HTTP clients in alternating rounds, and
 prints tickets/s beside the bare insert rate, with latency percentiles.  The
 ratio is the figure to quote: the machine is shared and noisy.
 
-    python bench/intake.py [--seconds 10] [--clients 8] [--rounds 2]
+    python bench/intake.py [--seconds 10] [--clients 8] [--rounds 2] [--burst]
         [--admin-url postgresql+psycopg://postgres@127.0.0.1/postgres]
 """
 from __future__ import annotations
@@ -27,7 +27,19 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-TEXTS = [
+def shipped_texts() -> list[tuple[str, str]]:
+    """Real citizen messages (the classifier's shipped training data), split
+    into a subject-like head and the body, so intake meets varied text."""
+    import csv
+    import gzip
+
+    with gzip.open(ROOT / "classifier" / "data" / "train.csv.gz", "rt", encoding="utf-8", newline="") as f:
+        return [(r["text"][:20], r["text"][:1500]) for r in csv.DictReader(f)]
+
+
+ADDRESSES = ["贵阳市南明区中华南路", "贵阳市云岩区中华北路", "贵阳市花溪区", "贵阳市观山湖区", ""]
+# Five texts repeated: the worst case for duplicate detection (a burst).
+BURST_TEXTS = [
     ("小区停水三天", "我们小区从周一开始停水，到现在已经三天了，请尽快恢复供水。"),
     ("拖欠工资", "某建筑公司拖欠农民工工资三个月，多次讨要无果，请劳动监察部门帮助追讨。"),
     ("学位问题", "孩子今年上小学，片区学校说学位已满，请问如何安排入学。"),
@@ -94,6 +106,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--burst", action="store_true",
+                    help="post five texts over and over (a hot event) instead of varied real messages")
     ap.add_argument("--admin-url", default=os.environ.get("BENCH_ADMIN_URL",
                                                           "postgresql+psycopg://postgres@127.0.0.1/postgres"))
     args = ap.parse_args()
@@ -129,10 +143,12 @@ def main() -> None:
         wait(f"http://127.0.0.1:{p_svc}/api/v1/workflow", svc)
         wait(f"http://127.0.0.1:{p_bare}/ping", bare)
 
+        texts = BURST_TEXTS if args.burst else shipped_texts()
+
         def body():
-            subject, desc = random.choice(TEXTS)
+            subject, desc = random.choice(texts)
             return {"channel": "phone", "caller": {"name": "测试", "phone": f"138{random.randint(0, 99999999):08d}"},
-                    "subject": subject, "description": desc}
+                    "subject": subject, "description": desc, "address": random.choice(ADDRESSES)}
 
         results = {"service": [], "bare": []}
         print(f"[3/4] {args.rounds} alternating rounds of {args.seconds:.0f} s with {args.clients} clients each",

@@ -18,6 +18,7 @@ These functions only read; dispatch.services records what they find.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
@@ -45,7 +46,9 @@ def normalise(text: str) -> str:
     return _BOILERPLATE.sub("", text)
 
 
+@functools.lru_cache(maxsize=4096)
 def _bigrams(text: str) -> str:
+    # Cached: every intake scores the same few hundred recent tickets again.
     t = normalise(text)
     return " ".join(t[i:i + 2] for i in range(len(t) - 1)) if len(t) > 1 else t
 
@@ -91,7 +94,10 @@ def candidates(s: Session, t: Ticket, now: dt.datetime, limit: int = 10) -> list
         for r in rows:
             found[r.id] = Candidate(r.id, r.number, "same_caller", similarity(_text(t), _text(r)), r.status,
                                     r.created_at)
-    for r, score in similar(s, t, now, now - dt.timedelta(days=SIMILAR_DAYS)):
+    since = now - dt.timedelta(days=SIMILAR_DAYS)
+    scan = similar(s, t, now, since)
+    t._similar_scan = (since, scan)  # reused by hot_event() within this intake
+    for r, score in scan:
         if r.id not in found:
             found[r.id] = Candidate(r.id, r.number, "similar_text", score, r.status, r.created_at)
     return sorted(found.values(), key=lambda c: (c.reason != "same_caller", -c.score))[:limit]
@@ -124,7 +130,14 @@ def similar(s: Session, t: Ticket, now: dt.datetime, since: dt.datetime,
 
 def hot_event(s: Session, t: Ticket, now: dt.datetime) -> dict | None:
     """A burst of similar tickets in ``t``'s area, or None."""
-    burst = similar(s, t, now, now - HOT_WINDOW)
+    since = now - HOT_WINDOW
+    earlier = getattr(t, "_similar_scan", None)
+    if earlier is not None and earlier[0] <= since:
+        # candidates() already scored the last SIMILAR_DAYS: the burst window
+        # is the recent end of that scan (newest first, same limit).
+        burst = [(r, score) for r, score in earlier[1] if r.created_at >= since]
+    else:
+        burst = similar(s, t, now, since)
     if len(burst) + 1 < HOT_COUNT:
         return None
     first = min([r for r, _ in burst], key=lambda r: r.id)

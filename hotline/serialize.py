@@ -49,8 +49,19 @@ def ticket_json(t: Ticket, actor: Actor) -> dict:
         "reply_text": t.reply_text, "return_count": t.return_count,
         "merged_into_id": t.merged_into_id, "call_id": t.call_id,
         "created_at": _iso(t.created_at), "updated_at": _iso(t.updated_at),
-        "allowed_actions": allowed_actions(t.status, actor.role),
+        "allowed_actions": _actions_for(t, actor),
     }
+
+
+def _actions_for(t: Ticket, actor: Actor) -> list[str]:
+    """The workflow's actions for the role, narrowed to the reader's place:
+    the lead unit does not give 协办 input, an assisting unit only does."""
+    actions = allowed_actions(t.status, actor.role)
+    if actor.on_platform:
+        return actions
+    if t.responsible_unit_id == actor.unit_id:
+        return [a for a in actions if a != "give_input"]
+    return [a for a in actions if a == "give_input"]
 
 
 def event_json(e: TicketEvent) -> dict:

@@ -148,3 +148,16 @@ def test_low_confidence_goes_to_review_not_to_a_wrong_department(client, seeded_
     dispatcher = bearer(seeded_db, "dispatcher")
     queue = client.get("/api/v1/tickets?needs_review=1", headers=dispatcher).get_json()
     assert [i["id"] for i in queue["items"]] == [t["id"]]
+
+
+def test_lead_and_assisting_units_are_offered_their_own_actions(client, seeded_db):
+    t = create(client, bearer(seeded_db, "agent"), ("你好", "请问")).get_json()
+    units = {u["code"]: u["id"] for u in client.get("/api/v1/units", headers=bearer(seeded_db, "dispatcher"))
+             .get_json()["items"]}
+    r = client.post(f"/api/v1/tickets/{t['id']}/actions/dispatch", headers=bearer(seeded_db, "dispatcher"),
+                    json={"unit_id": units["gy_rsj"], "assist_unit_ids": [units["gy_jyj"]]})
+    assert r.status_code == 200, r.get_json()
+    lead = client.get(f"/api/v1/tickets/{t['id']}", headers=bearer(seeded_db, "gy_rsj")).get_json()
+    assert "sign_for" in lead["allowed_actions"] and "give_input" not in lead["allowed_actions"]
+    helper = client.get(f"/api/v1/tickets/{t['id']}", headers=bearer(seeded_db, "gy_jyj")).get_json()
+    assert helper["allowed_actions"] == ["give_input"]

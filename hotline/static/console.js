@@ -339,13 +339,27 @@
         if (what === "unreachable") { await act(current, "callback", {satisfaction: "unreachable", note: "三次未接通"}); toast("已记录无法联系", "ok"); return load(); }
       } catch (e) { toast(e.message, "error"); return load(); }
       $("#cb-title").textContent = `回访：${current.number}`; form.hidden = false;
+      showUnitChoice();
     });
+    // A direct answer has no unit: redoing it means dispatching it to one.
+    async function showUnitChoice() {
+      const need = !current.responsible_unit && form.satisfaction.value === "unsatisfied";
+      $("#cb-unit-label").hidden = !need;
+      if (need && !$("#cb-unit").options.length) {
+        const units = (await api("GET", "/units")).items.filter((u) => !u.kind.endsWith("platform"));
+        $("#cb-unit").innerHTML = units.map((u) => `<option value="${u.id}">${esc(u.name)}</option>`).join("");
+      }
+    }
+    form.satisfaction.addEventListener("change", showUnitChoice);
     $("#cb-cancel").addEventListener("click", () => { form.hidden = true; });
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const sat = form.satisfaction.value, note = form.note.value;
       try {
-        if (sat === "unsatisfied") await act(current, "redo", {satisfaction: "unsatisfied", reason: note || "回访不满意", note});
+        if (sat === "unsatisfied") {
+          const extra = current.responsible_unit ? {} : {unit_id: Number($("#cb-unit").value)};
+          await act(current, "redo", Object.assign({satisfaction: "unsatisfied", reason: note || "回访不满意", note}, extra));
+        }
         else await act(current, "callback", {satisfaction: sat, note});
         toast(sat === "unsatisfied" ? "不满意，已转承办单位重办" : "已记录回访：" + SAT[sat], "ok"); form.hidden = true; form.reset();
       } catch (e) { toast(e.message, "error"); }

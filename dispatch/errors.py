@@ -31,3 +31,24 @@ class Conflict(DomainError):
 
 class Invalid(DomainError):
     status, code = 422, "invalid"
+
+
+def validate(model, data: dict):
+    """``model.model_validate(data)`` (pydantic), or Invalid naming each
+    offending field by its JSON path."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        fields = {".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in e.errors()}
+        raise Invalid("字段校验失败", fields, code="validation_failed") from None
+
+
+def validate_typed(models: dict, data: dict):
+    """Validate a message whose "type" field picks its model from ``models``."""
+    kind = data.get("type")
+    model = models.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise Invalid("未知的消息类型", {"type": f"one of {', '.join(models)}"}, code="unknown_type")
+    return validate(model, data)

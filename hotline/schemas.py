@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Literal, Optional
 
 from flask import request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dispatch.errors import DomainError, Invalid
+from dispatch.errors import DomainError, Invalid, validate
 from models import CHANNELS, REQUEST_TYPES, URGENCIES
 
 Channel = Literal[tuple(CHANNELS)]  # type: ignore[valid-type]
@@ -88,8 +88,4 @@ def parse(model: type[BaseModel]):
             raise BadJSON("请求体不是合法的 JSON")
     if not isinstance(data, dict):
         raise Invalid("请求体须为 JSON 对象", {"body": "expected an object"})
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        fields = {".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in e.errors()}
-        raise Invalid("字段校验失败", fields, code="validation_failed") from None
+    return validate(model, data)

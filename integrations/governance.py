@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 import os
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch import hooks, jobs
-from dispatch.errors import Conflict, Invalid, NotFound
+from dispatch.errors import Conflict, Invalid, NotFound, validate
 from integrations import linkage, outbox
 from models import Database, Ticket, TicketEvent, Unit, utcnow
 
@@ -120,11 +120,7 @@ class Status(BaseModel):
 def parse(data: dict) -> Status:
     if data.get("type") != "status":
         raise Invalid("未知的消息类型", {"type": "status"}, code="unknown_type")
-    try:
-        msg = Status.model_validate(data)
-    except ValidationError as e:
-        fields = {".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in e.errors()}
-        raise Invalid("字段校验失败", fields, code="validation_failed") from None
+    msg = validate(Status, data)
     if msg.status in CLOSING and not msg.result:
         raise Invalid("办结须附处置结果", {"result": "required when the event closes"}, code="validation_failed")
     return msg

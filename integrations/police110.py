@@ -29,12 +29,12 @@ import logging
 import os
 import re
 from dataclasses import dataclass
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch import hooks, jobs
-from dispatch.errors import Conflict, DomainError, Invalid, NotFound
+from dispatch.errors import Conflict, DomainError, Invalid, NotFound, validate_typed
 from dispatch.services import IntakeData
 from integrations import linkage, outbox
 from models import Category, Database, Ticket, TicketEvent, utcnow
@@ -299,15 +299,7 @@ class Replayed(DomainError):
 
 
 def parse(data: dict) -> BaseModel:
-    kind = data.get("type")
-    model = MODELS.get(kind) if isinstance(kind, str) else None
-    if model is None:
-        raise Invalid("未知的消息类型", {"type": f"one of {', '.join(MODELS)}"}, code="unknown_type")
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        fields = {".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in e.errors()}
-        raise Invalid("字段校验失败", fields, code="validation_failed") from None
+    return validate_typed(MODELS, data)
 
 
 def _ticket_id(db: Database, number: str) -> int:

@@ -23,13 +23,13 @@ import logging
 import re
 from typing import Iterable, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch import events, hooks
 from dispatch.access import Actor, visible_clause
-from dispatch.errors import Invalid, NotFound
+from dispatch.errors import NotFound, validate_typed
 from models import Call, Database, InboundMessage, Ticket, TicketEvent, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -125,14 +125,7 @@ MODELS = {"call.ringing": Ringing, "call.answered": Answered, "transcript": Segm
 
 
 def _parse(data: dict) -> _In:
-    model = MODELS.get(data.get("type")) if isinstance(data.get("type"), str) else None
-    if model is None:
-        raise Invalid("未知的消息类型", {"type": f"one of {', '.join(MODELS)}"}, code="unknown_type")
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        fields = {".".join(str(p) for p in err["loc"]) or "body": err["msg"] for err in e.errors()}
-        raise Invalid("字段校验失败", fields, code="validation_failed") from None
+    return validate_typed(MODELS, data)
 
 
 def _agent(s: Session, username: str) -> User:

@@ -16,7 +16,8 @@ from dispatch.errors import Conflict, Forbidden, Invalid, NotFound
 from hotline.auth import api_auth, csrf, current_actor, page_auth
 from hotline.schemas import Strict, parse
 from hotline.services import db
-from models import Category, LabelCorrection, RoutingRule, Unit
+from models import AuditEvent, Category, LabelCorrection, RoutingRule, Unit
+from models.audit import record
 
 log = logging.getLogger(__name__)
 api = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin")
@@ -35,6 +36,11 @@ def _visible_platforms(s, actor: Actor) -> list[Unit]:
     if not actor.is_province:
         q = q.where(Unit.path.startswith(actor.unit_path))
     return list(s.scalars(q.order_by(Unit.path)))
+
+
+def _audit(s, actor: Actor, action: str, object_type: str, object_id, reason: str = "", **payload) -> None:
+    record(s, action, object_type, object_id, reason, payload, actor_id=actor.user_id,
+           actor_label=actor.display_name)
 
 
 def _rule_json(r: RoutingRule, platform: Unit) -> dict:
@@ -91,6 +97,9 @@ def create_rule():
         s.flush()
         log.info("routing rule %s added by %s: %s × %s → %s (%s)", rule.id, actor.username,
                  cat.full_name if cat else "*", body.division_code or "*", unit.code, body.note)
+        _audit(s, actor, "routing_rule.create", "routing_rule", rule.id, body.note,
+               platform=platform.code, category=cat.full_name if cat else None,
+               division_code=body.division_code, unit=unit.code, priority=body.priority)
         s.refresh(rule)
         return jsonify(_rule_json(rule, platform)), 201
 
@@ -114,6 +123,7 @@ def deactivate_rule(rule_id: int):
         rule.active = False
         rule.note = f"{rule.note}；停用：{body.reason}（{actor.username}）"
         log.info("routing rule %s deactivated by %s: %s", rule_id, actor.username, body.reason)
+        _audit(s, actor, "routing_rule.deactivate", "routing_rule", rule_id, body.reason)
         return jsonify(_rule_json(rule, platforms[rule.platform_id]))
 
 
@@ -143,6 +153,7 @@ def activate_model(version: str):
         except registry.RegistryError as e:
             raise Invalid(str(e), {"version": version}) from None
         log.info("model %s activated by %s", version, actor.username)
+        _audit(s, actor, "model.activate", "model_version", version)
         return jsonify(registry.describe(row))
 
 
@@ -158,6 +169,7 @@ def rollback_model():
         except registry.RegistryError as e:
             raise Conflict(str(e), code="no_previous_version") from None
         log.info("model rolled back to %s by %s", row.version, actor.username)
+        _audit(s, actor, "model.rollback", "model_version", row.version)
         return jsonify(registry.describe(row))
 
 
@@ -170,8 +182,21 @@ def retrain_model():
     url = current_app.config["HOTLINE"].database_url
     job = jobs.enqueue(retrain, url, queue=jobs.QUEUE_TRAINING, note=f"requested by {actor.username}")
     log.info("retraining requested by %s (job %s)", actor.username, job.id if job else "inline")
+    with db().session() as s:
+        _audit(s, actor, "model.retrain", "model_version", "", job_id=job.id if job else "inline")
     return jsonify({"queued": job is not None, "job_id": job.id if job else None,
                     "ran_inline": job is None}), 202
+
+
+@api.get("/audit")
+@api_auth
+def audit_log():
+    _admin()
+    with db().session() as s:
+        rows = s.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(100)).all()
+        return jsonify({"items": [{"at": e.at.isoformat(), "actor": e.actor_label, "action": e.action,
+                                   "object_type": e.object_type, "object_id": e.object_id,
+                                   "reason": e.reason, "payload": e.payload} for e in rows]})
 
 
 @pages.get("/admin")

@@ -50,6 +50,10 @@ def cmd_create_token(args) -> int:
             print(f"no such user: {args.username}", file=sys.stderr)
             return 1
         token = issue_token(session, user, args.name)
+        from models.audit import record
+
+        record(session, "api_token.create", "api_token", user.username, f"python -m hotline create-token ({args.name})",
+               actor_label="命令行")
     print(f"token for {args.username} (shown once; send as 'Authorization: Bearer <token>'):")
     print(token)
     return 0

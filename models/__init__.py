@@ -12,6 +12,7 @@ from models.learning import ModelVersion, LabelCorrection
 from models.dispatching import (SlaClock, Assignment, ExtensionRequest, SupervisionItem, CallbackTask,
                                 SUPERVISION_KINDS)
 from models.integrations import Linkage, Call, LINKAGE_STATES
+from models.audit import AuditEvent
 
 __all__ = [
     "Base", "Database", "utcnow",
@@ -22,4 +23,5 @@ __all__ = [
     "ModelVersion", "LabelCorrection",
     "SlaClock", "Assignment", "ExtensionRequest", "SupervisionItem", "CallbackTask", "SUPERVISION_KINDS",
     "Linkage", "Call", "LINKAGE_STATES",
+    "AuditEvent",
 ]

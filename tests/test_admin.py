@@ -33,6 +33,11 @@ def test_a_new_rule_changes_where_tickets_go(client, seeded_db):
                                               "category": "城乡建设/城市建设和市政管理/自来水供应"},
                     headers=agent).get_json()
     assert t["responsible_unit"]["code"] == "gy_swj"
+    log = client.get("/api/v1/admin/audit", headers=admin).get_json()["items"]
+    assert [(e["action"], e["object_id"], e["reason"]) for e in log[:2]] == [
+        ("routing_rule.deactivate", str(rule["id"]), "试点结束"),
+        ("routing_rule.create", str(rule["id"]), "云岩区自来水由区政府牵头")]
+    assert log[0]["actor"] == "孙管理" and log[1]["payload"]["unit"] == "gy_yyq"
 
 
 def test_bad_rules_and_fallbacks_are_refused(client, seeded_db):
@@ -58,3 +63,24 @@ def test_model_registry_lists_and_refuses_unknown_versions(client, seeded_db):
     r = client.post("/api/v1/admin/models/rollback", json={}, headers=admin)
     assert r.status_code == 409
     assert client.get("/api/v1/admin/models", headers=bearer(seeded_db, "agent")).status_code == 403
+
+
+def test_create_token_prints_the_token_last_and_is_audited(seeded_db, database_url, client):
+    import os
+    import subprocess
+    import sys
+
+    from sqlalchemy import select
+
+    from models import AuditEvent
+
+    r = subprocess.run([sys.executable, "-m", "hotline", "create-token", "gy_rsj"], capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, DATABASE_URL=database_url))
+    assert r.returncode == 0, r.stderr
+    token = r.stdout.strip().splitlines()[-1]
+    assert token.startswith("hl_")
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert me["username"] == "gy_rsj"
+    with seeded_db.session() as s:
+        ev = s.scalar(select(AuditEvent).where(AuditEvent.action == "api_token.create"))
+    assert ev is not None and ev.object_id == "gy_rsj"

@@ -25,13 +25,13 @@
   }
   $("#models").addEventListener("click", async (ev) => {
     const v = ev.target.dataset.activate; if (!v) return;
-    try { await api("POST", `/admin/models/${encodeURIComponent(v)}/activate`, {}); note("已启用 " + v); loadModels(); } catch (e) { note(e.message, true); }
+    try { await api("POST", `/admin/models/${encodeURIComponent(v)}/activate`, {}); note("已启用 " + v); refresh(); } catch (e) { note(e.message, true); }
   });
   $("#retrain").addEventListener("click", async () => {
-    try { const r = await api("POST", "/admin/models/retrain", {}); note(r.queued ? "重训任务已排队：" + r.job_id : "重训已完成"); loadModels(); } catch (e) { note(e.message, true); }
+    try { const r = await api("POST", "/admin/models/retrain", {}); note(r.queued ? "重训任务已排队：" + r.job_id : "重训已完成"); refresh(); } catch (e) { note(e.message, true); }
   });
   $("#rollback").addEventListener("click", async () => {
-    try { const r = await api("POST", "/admin/models/rollback", {}); note("已回滚到 " + r.version); loadModels(); } catch (e) { note(e.message, true); }
+    try { const r = await api("POST", "/admin/models/rollback", {}); note("已回滚到 " + r.version); refresh(); } catch (e) { note(e.message, true); }
   });
 
   async function loadRules() {
@@ -43,13 +43,13 @@
   $("#rules").addEventListener("click", async (ev) => {
     const id = ev.target.dataset.deactivate; if (!id) return;
     const reason = prompt("停用理由"); if (!reason) return;
-    try { await api("POST", `/admin/routing-rules/${id}/deactivate`, {reason}); note("已停用"); loadRules(); } catch (e) { note(e.message, true); }
+    try { await api("POST", `/admin/routing-rules/${id}/deactivate`, {reason}); note("已停用"); refresh(); } catch (e) { note(e.message, true); }
   });
   $("#rule-form").addEventListener("submit", async (ev) => {
     ev.preventDefault(); const f = ev.target;
     const body = {platform_id: Number(f.platform_id.value), unit_id: Number(f.unit_id.value), priority: Number(f.priority.value),
       division_code: f.division_code.value, note: f.note.value, category: f.category.value || null};
-    try { await api("POST", "/admin/routing-rules", body); note("已添加"); f.reset(); loadRules(); }
+    try { await api("POST", "/admin/routing-rules", body); note("已添加"); f.reset(); refresh(); }
     catch (e) { const flds = e.data && e.data.error && e.data.error.fields; note(e.message + (flds ? "：" + Object.entries(flds).map(([k, v]) => k + " " + v).join("；") : ""), true); }
   });
   (async () => {
@@ -59,5 +59,14 @@
     const cats = (await api("GET", "/categories")).items;
     $("#category-list").innerHTML = cats.map((c) => `<option value="${esc(c.full_name)}">`).join("");
   })();
-  loadModels(); loadRules();
+  const ACTIONS = {"routing_rule.create": "新增派单规则", "routing_rule.deactivate": "停用派单规则", "model.activate": "启用模型",
+    "model.rollback": "回滚模型", "model.retrain": "请求重训", "api_token.create": "签发API令牌"};
+  function refresh() { loadModels(); loadRules(); loadAudit(); }
+  async function loadAudit() {
+    const d = await api("GET", "/admin/audit");
+    $("#audit tbody").innerHTML = d.items.map((e) => `<tr><td>${esc(e.at.slice(0, 19).replace("T", " "))}</td><td>${esc(e.actor)}</td>
+      <td>${esc(ACTIONS[e.action] || e.action)}</td><td>${esc(e.object_type)} ${esc(e.object_id)}</td><td>${esc(e.reason)}</td></tr>`).join("")
+      || '<tr><td colspan="5" class="muted">暂无记录</td></tr>';
+  }
+  refresh();
 })();

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
 
 from dispatch.workflow import RECORD_ONLY, TRANSITIONS
 from hotline.auth import authenticate, current_actor, page_auth
@@ -42,10 +42,19 @@ def home():
 def login():
     error = None
     if request.method == "POST":
-        user = authenticate(request.form.get("username", "").strip(), request.form.get("password", ""))
+        username = request.form.get("username", "").strip()
+        throttle = current_app.extensions["hotline.login_throttle"]
+        wait = throttle.retry_after(username, request.remote_addr or "")
+        if wait:
+            minutes = max(1, (wait + 59) // 60)
+            return render_template("login.html", error=f"登录失败次数过多，请 {minutes} 分钟后再试"), 429, \
+                {"Retry-After": str(wait)}
+        user = authenticate(username, request.form.get("password", ""))
         if user is None:
+            throttle.failed(username, request.remote_addr or "")
             error = "用户名或密码错误"
         else:
+            throttle.succeeded(username)
             session.clear()
             session["uid"] = user.id
             nxt = request.args.get("next", "")
@@ -111,4 +120,7 @@ def calls():
 
 
 def init_app(app: Flask) -> None:
+    from hotline.throttle import LoginThrottle
+
+    app.extensions["hotline.login_throttle"] = LoginThrottle(app.config["HOTLINE"].redis_url)
     app.register_blueprint(bp)

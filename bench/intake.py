@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,8 @@ from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.helpers import free_port, start, stop, token, wait_http  # noqa: E402
 
 def shipped_texts() -> list[tuple[str, str]]:
     """Real citizen messages (the classifier's shipped training data), split
@@ -48,28 +49,8 @@ BURST_TEXTS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if proc.poll() is not None:
-            raise SystemExit(f"server died (see /tmp/bench-intake-*.log), exit code {proc.returncode}")
-        try:
-            if requests.get(url, timeout=1).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{url} did not start")
-
-
 def drive(url: str, headers: dict, seconds: float, clients: int, make_body) -> tuple[int, list[float], int]:
-    stop = time.time() + seconds
+    until = time.time() + seconds
     lat: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -78,7 +59,7 @@ def drive(url: str, headers: dict, seconds: float, clients: int, make_body) -> t
         s = requests.Session()
         mine: list[float] = []
         bad = 0
-        while time.time() < stop:
+        while time.time() < until:
             t0 = time.perf_counter()
             r = s.post(url, json=make_body(), headers=headers, timeout=30)
             if r.status_code != 201:
@@ -122,7 +103,6 @@ def main() -> None:
     from models import Database
     from models.migrate import upgrade
     from hotline.seed import seed_demo
-    from tests.helpers import token
 
     upgrade(url)
     db = Database(url)
@@ -134,14 +114,12 @@ def main() -> None:
     print("[2/4] starting the service and the bare endpoint (the first start may train the classifier)…",
           flush=True)
     # Server logs go to files: an undrained pipe would stall the servers.
-    logs = [open(f"/tmp/bench-intake-{n}.log", "w") for n in ("service", "bare")]
-    svc = subprocess.Popen([sys.executable, "-m", "hotline", "serve", "--port", str(p_svc)], cwd=ROOT, env=env,
-                           stdout=logs[0], stderr=subprocess.STDOUT, text=True)
+    svc = start(["serve", "--port", str(p_svc)], env, log_path="/tmp/bench-intake-service.log")
     bare = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_app.py"), url, str(p_bare)], cwd=ROOT,
-                            stdout=logs[1], stderr=subprocess.STDOUT, text=True)
+                            stdout=open("/tmp/bench-intake-bare.log", "w"), stderr=subprocess.STDOUT, text=True)
     try:
-        wait(f"http://127.0.0.1:{p_svc}/api/v1/workflow", svc)
-        wait(f"http://127.0.0.1:{p_bare}/ping", bare)
+        wait_http(f"http://127.0.0.1:{p_svc}/api/v1/workflow", svc, timeout=180)
+        wait_http(f"http://127.0.0.1:{p_bare}/ping", bare, timeout=60)
 
         texts = BURST_TEXTS if args.burst else shipped_texts()
 
@@ -174,11 +152,7 @@ def main() -> None:
         print(f"  tickets stored: {stored} (each with its events, classified and routed)")
     finally:
         for p in (svc, bare):
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            stop(p)
         db.dispose()
 
 

@@ -21,7 +21,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.test_multiprocess import free_port, wait_http  # noqa: E402
+from tests.helpers import free_port, stop, wait_http  # noqa: E402
 
 PAGES = [  # (file, user, path, selector to wait for)
     ("01-login", None, "/login", "form"),
@@ -89,8 +89,7 @@ def main() -> None:
                       json={}, timeout=600).raise_for_status()
         shoot(base, out)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc)
     print(f"screenshots in {out}")
 
 

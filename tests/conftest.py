@@ -217,7 +217,7 @@ def browser():
 def server(seeded_db, database_url):
     """`python -m hotline serve` on this test's seeded database (no Redis)."""
     from classifier import get_predictor
-    from tests.test_multiprocess import free_port, start, wait_http
+    from tests.helpers import free_port, start, stop, wait_http
 
     get_predictor()  # the model file exists before the server loads it
     port = free_port()
@@ -229,5 +229,4 @@ def server(seeded_db, database_url):
         wait_http(f"http://127.0.0.1:{port}/api/v1/workflow", proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc)

@@ -1,10 +1,59 @@
 """Small plain factories for tests (no fixtures magic)."""
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
 from sqlalchemy import select
 
 from dispatch.access import Actor
 from models import Database, Unit, User
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(args, env, log_path=None):
+    """A server process whose output goes to a file (a full pipe would stall it)."""
+    import tempfile
+
+    log = open(log_path, "w") if log_path else tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    proc = subprocess.Popen([sys.executable, "-m", "hotline", *args], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc.log_path = log.name
+    return proc
+
+
+def wait_http(url, proc, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {open(getattr(proc, 'log_path', '/dev/null')).read()[-3000:]}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} did not come up")
+
+
+def stop(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def actor(db: Database, username: str) -> Actor:

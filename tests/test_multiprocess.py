@@ -4,50 +4,35 @@ the Redis message queue).  Real processes, real sockets."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
+from contextlib import contextmanager
 
 import pytest
 import requests
 import socketio as sio
 
-from tests.helpers import WAGES, token
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT, WAGES, free_port, start, stop, token, wait_http
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@contextmanager
+def listening(base, db, username):
+    """A Socket.IO client on ``base`` as ``username``; yields the notices it receives."""
+    received: list = []
+    client = sio.Client(reconnection=False)
+    client.on("ticket.changed", lambda msg: received.append(msg))
+    client.connect(base, auth={"token": token(db, username)}, transports=["polling"], wait_timeout=10)
+    try:
+        yield received
+    finally:
+        client.disconnect()
 
 
-def start(args, env, log_path=None):
-    """A server process whose output goes to a file (a full pipe would stall it)."""
-    import tempfile
-
-    log = open(log_path, "w") if log_path else tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-    proc = subprocess.Popen([sys.executable, "-m", "hotline", *args], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, text=True)
-    proc.log_path = log.name
-    return proc
-
-
-def wait_http(url, proc, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {open(getattr(proc, 'log_path', '/dev/null')).read()[-3000:]}")
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} did not come up")
+def wait_until(check, seconds=15):
+    deadline = time.time() + seconds
+    while time.time() < deadline and not check():
+        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -65,33 +50,20 @@ def two_servers(seeded_db, database_url, redis_url, redis_conn):
         yield [f"http://127.0.0.1:{p}" for p in ports], env
     finally:
         for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
 
 
 def test_change_through_one_process_reaches_a_browser_on_the_other(two_servers, seeded_db):
     (a, b), env = two_servers
-    received = []
-    client = sio.Client(reconnection=False)
-    client.on("ticket.changed", lambda msg: received.append(msg))
-    client.connect(b, auth={"token": token(seeded_db, "gy_rsj")}, transports=["polling"], wait_timeout=10)
-    try:
+    with listening(b, seeded_db, "gy_rsj") as received:
         subject, body = WAGES
         r = requests.post(f"{a}/api/v1/tickets", json={"subject": subject, "description": body,
                                                        "category": "劳动和社会保障"},
                           headers={"Authorization": f"Bearer {token(seeded_db, 'agent')}"}, timeout=30)
         assert r.status_code == 201, r.text
         number = r.json()["number"]
-        deadline = time.time() + 15
-        while time.time() < deadline and not any(m["ticket"]["number"] == number for m in received):
-            time.sleep(0.2)
+        wait_until(lambda: any(m["ticket"]["number"] == number for m in received))
         assert any(m["ticket"]["number"] == number and m["event"]["action"] == "dispatch" for m in received)
-    finally:
-        client.disconnect()
 
 
 def test_worker_emits_reach_browsers(two_servers, seeded_db, redis_url):
@@ -100,19 +72,11 @@ def test_worker_emits_reach_browsers(two_servers, seeded_db, redis_url):
     from rq import Queue
     import redis
 
-    received = []
-    client = sio.Client(reconnection=False)
-    client.on("ticket.changed", lambda msg: received.append(msg))
-    client.connect(b, auth={"token": token(seeded_db, "gy_rsj")}, transports=["polling"], wait_timeout=10)
-    try:
+    with listening(b, seeded_db, "gy_rsj") as received:
         conn = redis.Redis.from_url(redis_url)
         Queue("default", connection=conn).enqueue("tests.jobs_for_tests.publish_probe", "probe-42")
         worker = subprocess.run([sys.executable, "-m", "hotline", "worker", "--burst"], cwd=ROOT, env=env,
                                 capture_output=True, text=True, timeout=120)
         assert worker.returncode == 0, worker.stdout + worker.stderr
-        deadline = time.time() + 10
-        while time.time() < deadline and not received:
-            time.sleep(0.2)
+        wait_until(lambda: bool(received), seconds=10)
         assert any(m["ticket"]["number"] == "probe-42" for m in received)
-    finally:
-        client.disconnect()

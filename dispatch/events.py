@@ -20,6 +20,11 @@ def subscribe(fn: Subscriber) -> None:
         _subscribers.append(fn)
 
 
+def unsubscribe(fn: Subscriber) -> None:
+    if fn in _subscribers:
+        _subscribers.remove(fn)
+
+
 def unsubscribe_all() -> None:
     _subscribers.clear()
 

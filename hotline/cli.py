@@ -80,8 +80,46 @@ def cmd_serve(args) -> int:
     from dispatch import periodic
 
     periodic.start_in_process(app.extensions["hotline.db"])
-    print(f"serving on http://{args.host}:{args.port}/", flush=True)
+    from hotline.realtime import async_mode, deliver_in_background
+
+    deliver_in_background()
+    if getattr(args, "production", False):
+        return _serve_gevent(app, args.host, args.port, async_mode())
+    print(f"serving on http://{args.host}:{args.port}/ (development server)", flush=True)
     socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True, use_reloader=False)
+    return 0
+
+
+def _serve_gevent(app, host: str, port: int, mode: str) -> int:
+    """One production process: gevent's WSGI server, a greenlet per request
+    and per open console, psycopg 3 waiting cooperatively (it sees the
+    monkey-patching done in hotline/__main__.py)."""
+    import resource
+
+    if mode != "gevent":
+        print("serve --production needs gevent's monkey-patching at start: run it as "
+              "`python -m hotline serve --production`", file=sys.stderr)
+        return 2
+    import socket
+
+    from gevent import pywsgi
+
+    class Server(pywsgi.WSGIServer):
+        def handle(self, sock, address):
+            # pywsgi writes a response's headers and body separately: with
+            # Nagle on, a kept-alive connection's second write waits for the
+            # client's delayed ACK (40 ms a request).  Notices on WebSockets
+            # are small writes too.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().handle(sock, address)
+
+    # Every open console is a socket: allow as many as the hard limit does.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
+    server = Server((host, port), app, log=None, backlog=2048)
+    print(f"serving on http://{host}:{port}/ (production: gevent, one process)", flush=True)
+    server.serve_forever()
     return 0
 
 
@@ -127,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
                             else "init-db + seed-demo + serve")
         sp.add_argument("--host", default="127.0.0.1")
         sp.add_argument("--port", type=int, default=5000)
+        if name == "serve":
+            sp.add_argument("--production", action="store_true",
+                            help="gevent server: thousands of open consoles per process (docs/deployment.md)")
         sp.set_defaults(fn=fn)
     w = sub.add_parser("worker", help="run an rq worker with the scheduler (needs REDIS_URL)")
     w.add_argument("--burst", action="store_true", help="stop when the queues are empty")

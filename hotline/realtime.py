@@ -6,10 +6,18 @@ their unit, ``role:<role>``, ``user:<id>``, and ``platform:all`` for the
 province platform, which sees everything.  The service layer publishes after
 commit; with REDIS_URL set, Socket.IO uses Redis as its message queue so
 several web processes and the rq workers all reach every browser.
+
+Notices leave the request path: a served process hands them to one
+background task that emits them in order (``deliver_in_background``), so a
+write answers in the same time whether 10 or 1,000 consoles watch.  The
+async mode follows the process: ``gevent`` when ``serve --production``
+monkey-patched it, ``threading`` otherwise (docs/deployment.md).
 """
 from __future__ import annotations
 
 import logging
+import queue
+import sys
 
 from flask import Flask, request, session
 from flask_socketio import SocketIO, join_room
@@ -50,9 +58,53 @@ def _emit(name: str, payload: dict, rooms: list[str]) -> None:
     socketio.emit(name, payload, to=list(rooms), namespace="/")
 
 
+def async_mode() -> str:
+    """``gevent`` in a process gevent has monkey-patched, else ``threading``."""
+    monkey = sys.modules.get("gevent.monkey")
+    return "gevent" if monkey is not None and monkey.is_module_patched("socket") else "threading"
+
+
+class _Courier:
+    """One background task that emits queued notices in order, off the
+    request that published them."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue = queue.Queue()
+        self.started = False
+
+    def __call__(self, name: str, payload: dict, rooms: list[str]) -> None:
+        self.queue.put((name, payload, rooms))
+
+    def start(self) -> None:
+        if not self.started:
+            self.started = True
+            socketio.start_background_task(self._run)
+
+    def _run(self) -> None:
+        while True:
+            name, payload, rooms = self.queue.get()
+            try:
+                _emit(name, payload, rooms)
+            except Exception:
+                log.exception("live notice %s to %s failed", name, rooms)
+
+
+_courier = _Courier()
+
+
+def deliver_in_background() -> None:
+    """Called by the serving processes (``serve``, gunicorn's wsgi module):
+    notices go through the courier instead of being emitted inline.  Tests
+    with Flask-SocketIO's test client keep the inline emit, whose effects
+    they can assert right after the request."""
+    events.unsubscribe(_emit)
+    events.subscribe(_courier)
+    _courier.start()
+
+
 def init_app(app: Flask) -> None:
     settings = app.config["HOTLINE"]
-    socketio.init_app(app, message_queue=settings.redis_url, async_mode="threading",
+    socketio.init_app(app, message_queue=settings.redis_url, async_mode=async_mode(),
                       logger=False, engineio_logger=False)
     events.subscribe(_emit)
 

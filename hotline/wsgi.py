@@ -1,15 +1,18 @@
-"""WSGI entry point for production serving, one process per gunicorn
-instance with threads (Flask-SocketIO's threading mode with simple-websocket):
+"""WSGI entry point for running the app under another WSGI server.
 
-    gunicorn --workers 1 --threads 64 --bind 0.0.0.0:5000 hotline.wsgi:app
-
-Run several such processes behind a sticky load balancer with REDIS_URL set.
+The production command is ``python -m hotline serve --production`` (gevent,
+thousands of open consoles per process; docs/deployment.md).  Under
+gunicorn's threaded worker (``gunicorn --workers 1 --threads 64
+hotline.wsgi:app``) each open console holds a thread, so 64 consoles stop
+HTTP altogether: use it only where no console connects (an API-only pool).
 """
 from dispatch import periodic
 from hotline.app import create_app
 from hotline.cli import warm_classifier
+from hotline.realtime import deliver_in_background
 
 app = create_app()
 warm_classifier()
+deliver_in_background()
 if app.config["HOTLINE"].inline_jobs:
     periodic.start_in_process(app.extensions["hotline.db"])

@@ -751,11 +751,7 @@ class TicketService:
                 r.add(f"unit:{ev.payload['previous_unit_id']}")
             if ev.payload.get("from_platform_id"):
                 r.add(f"unit:{ev.payload['from_platform_id']}")
-            out.append(("ticket.changed", {
-                "ticket": summary(t), "event": {"action": ev.action, "from": ev.from_status,
-                                                "to": ev.to_status, "by": ev.actor_label,
-                                                "at": ev.at.isoformat(), "reason": ev.reason},
-            }, r))
+            out.append(("ticket.changed", {"ticket": summary(t), "event": event_summary(ev)}, r))
         return out
 
     @staticmethod
@@ -803,6 +799,13 @@ def summary(t: Ticket) -> dict:
         "sign_due_at": t.sign_due_at.isoformat() if t.sign_due_at else None,
         "needs_review": t.needs_review,
     }
+
+
+def event_summary(ev: TicketEvent) -> dict:
+    """The event half of a ``ticket.changed`` notice; ``id`` is the console's
+    catch-up cursor (GET /api/v1/changes?after=<id>)."""
+    return {"id": ev.id, "action": ev.action, "from": ev.from_status, "to": ev.to_status, "by": ev.actor_label,
+            "at": ev.at.isoformat(), "reason": ev.reason}
 
 
 def ticket_number(now: dt.datetime, ticket_id: int) -> str:

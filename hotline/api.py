@@ -1,6 +1,7 @@
 """REST API under /api/v1 (JSON).  See README for the contract."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict
 
 from flask import Blueprint, Flask, jsonify, request
@@ -8,7 +9,7 @@ from sqlalchemy import func, select
 
 from dispatch.access import visible_clause
 from dispatch.errors import Invalid, NotFound
-from dispatch.services import IntakeData
+from dispatch.services import IntakeData, event_summary, summary
 from dispatch.workflow import describe
 from hotline.auth import api_auth, csrf, current_actor
 from hotline.schemas import ActionIn, SuggestIn, TicketIn, parse
@@ -79,6 +80,39 @@ def ticket_events(ticket_id: int):
         evs = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
                         .order_by(TicketEvent.at, TicketEvent.id)).all()
         return jsonify({"items": [event_json(e) for e in evs]})
+
+
+CHANGES_MAX = 200
+# Events are numbered when inserted but become visible when committed, so a
+# slower transaction can commit a smaller id after a larger one was seen:
+# catch-up also returns what was recorded shortly before the cursor's event
+# (the console drops the ids it already has).
+CHANGES_OVERLAP = dt.timedelta(seconds=30)
+
+
+@bp.get("/changes")
+@api_auth
+def changes():
+    """What a console missed while its socket was down: the visible tickets'
+    events after ``after`` (an event id from a ``ticket.changed`` notice),
+    oldest first, as the notices carried them.  Without ``after``: no items,
+    only the cursor to start from."""
+    actor = current_actor()
+    with db().session() as s:
+        if request.args.get("after") in (None, ""):
+            return jsonify({"items": [], "cursor": s.scalar(select(func.max(TicketEvent.id))) or 0, "more": False})
+        after = _int_arg("after", request.args["after"], lo=0, hi=2**62)
+        since = s.scalar(select(TicketEvent.at).where(TicketEvent.id == after))
+        newer = TicketEvent.id > after
+        if since is not None:
+            newer = newer | ((TicketEvent.id < after) & (TicketEvent.at >= since - CHANGES_OVERLAP))
+        rows = s.execute(select(TicketEvent, Ticket).join(Ticket, Ticket.id == TicketEvent.ticket_id)
+                         .where(newer, visible_clause(actor, assisting=True))
+                         .order_by(TicketEvent.id).limit(CHANGES_MAX + 1)).all()
+        more = len(rows) > CHANGES_MAX
+        items = [{"ticket": summary(t), "event": event_summary(ev)} for ev, t in rows[:CHANGES_MAX]]
+        cursor = max([after] + [i["event"]["id"] for i in items])
+    return jsonify({"items": items, "cursor": cursor, "more": more})
 
 
 @bp.post("/tickets/<int:ticket_id>/actions/<action>")

@@ -65,3 +65,37 @@ def test_console_api_writes_need_the_csrf_token(app):
 def _csrf(client):
     page = client.get("/intake").get_data(as_text=True)
     return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def test_catch_up_returns_what_a_console_missed_and_only_what_it_may_see(app, seeded_db):
+    """A console back from a lost socket asks for the events after the last
+    one it saw; each live notice carries that cursor."""
+    c = app.test_client()
+    dept, other = bearer(seeded_db, "gy_rsj"), bearer(seeded_db, "gy_jyj")
+    start = c.get("/api/v1/changes", headers=dept).get_json()
+    assert start["items"] == [] and isinstance(start["cursor"], int)
+
+    live = socketio.test_client(app, auth={"token": token(seeded_db, "gy_rsj")})
+    subject, body = WAGES
+    r = c.post("/api/v1/tickets", json={"subject": subject, "description": body, "category": "劳动和社会保障"},
+               headers=bearer(seeded_db, "agent"))
+    assert r.status_code == 201, r.get_json()
+    number = r.get_json()["number"]
+    notices = events_named(live, "ticket.changed")
+
+    missed = c.get(f"/api/v1/changes?after={start['cursor']}", headers=dept).get_json()
+    assert [(m["ticket"]["number"], m["event"]["action"]) for m in missed["items"]] == \
+        [(number, "accept"), (number, "dispatch")]
+    assert [m["event"] for m in missed["items"]] == [m["event"] for m in notices], "the same shape as live"
+    assert missed["cursor"] == notices[-1]["event"]["id"] and missed["more"] is False
+    assert "caller" not in missed["items"][0]["ticket"]
+    assert c.get(f"/api/v1/changes?after={start['cursor']}", headers=other).get_json()["items"] == []
+
+    # Caught up: nothing newer (the overlap repeats only ids it already sent).
+    again = c.get(f"/api/v1/changes?after={missed['cursor']}", headers=dept).get_json()
+    assert {m["event"]["id"] for m in again["items"]} <= {m["event"]["id"] for m in missed["items"]}
+    assert again["cursor"] == missed["cursor"]
+
+    bad = c.get("/api/v1/changes?after=abc", headers=dept)
+    assert bad.status_code == 422 and bad.get_json()["error"]["fields"] == {"after": "integer required"}
+    assert c.get("/api/v1/changes").status_code == 401

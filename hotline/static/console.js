@@ -37,9 +37,38 @@
   const listeners = [];
   function onTicketChanged(fn) { listeners.push(fn); }
   const socket = io({transports: ["websocket", "polling"]});
-  socket.on("connect", () => { $("#live").className = "live on"; });
+  // Catch-up: every notice carries its event id; after a reconnect (the
+  // server went away, the load balancer moved us) the console fetches what
+  // it missed since the last one, so nothing is lost between sockets.
+  let cursor = null;
+  const seen = new Set();
+  function deliver(msg) {
+    const id = msg.event && msg.event.id;
+    if (id) {
+      if (seen.has(id)) return;
+      seen.add(id); cursor = Math.max(cursor || 0, id);
+    }
+    listeners.forEach((fn) => fn(msg));
+  }
+  async function catchUp() {
+    if (cursor === null) {
+      const d = await api("GET", "/changes");
+      if (cursor === null) cursor = d.cursor;
+      return;
+    }
+    for (let more = true; more;) {
+      const from = cursor, d = await api("GET", "/changes?after=" + from);
+      d.items.forEach(deliver);
+      cursor = Math.max(cursor, d.cursor);
+      more = d.more && d.cursor > from;
+    }
+  }
+  socket.on("connect", () => {
+    catchUp().then(() => { $("#live").className = "live on"; $("#live").dataset.cursor = cursor; })
+      .catch(() => { $("#live").className = "live on"; });
+  });
   socket.on("disconnect", () => { $("#live").className = "live off"; });
-  socket.on("ticket.changed", (msg) => listeners.forEach((fn) => fn(msg)));
+  socket.on("ticket.changed", deliver);
 
   // ------------------------------------------------------------ intake
   function initIntake() {

@@ -46,7 +46,7 @@ def test_intake_to_closure_live_in_two_windows(browser, server):
     assert number.isdigit() and len(number) >= 14
 
     # The department's inbox shows the ticket without a reload.
-    row = dept.wait_for_selector(f"#inbox tbody tr:has-text('{number}')", timeout=10_000)
+    row = dept.wait_for_selector(f"#inbox tbody tr:has-text('{number}')", timeout=30_000)
     assert "已派单" in row.inner_text()
     shot(dept, "inbox-new-ticket")
     dept.click(f"#inbox a:has-text('{number}')")
@@ -55,7 +55,7 @@ def test_intake_to_closure_live_in_two_windows(browser, server):
     dept.click("#act-sign_for")
     dept.wait_for_selector("#act-reply")
     # The agent's window follows live.
-    agent.wait_for_selector(f"#my-tickets tr:has-text('{number}') .s-handling", timeout=10_000)
+    agent.wait_for_selector(f"#my-tickets tr:has-text('{number}') .s-handling", timeout=30_000)
 
     dept.click("#act-reply")
     dept.fill("#action-inputs textarea[name=reply_text]", "经核查，已责令该公司三日内足额支付拖欠工资。")
@@ -63,8 +63,11 @@ def test_intake_to_closure_live_in_two_windows(browser, server):
     dept.wait_for_selector("#act-close")
     dept.click("#act-close")
     dept.wait_for_selector("#t-status .s-closed")
+    # The page draws the status first and the history after its own request:
+    # wait for the history to show the closure too, not just the status.
+    dept.wait_for_selector("#events li:has-text('办结')")
     shot(dept, "ticket-closed")
-    agent.wait_for_selector(f"#my-tickets tr:has-text('{number}') .s-closed", timeout=10_000)
+    agent.wait_for_selector(f"#my-tickets tr:has-text('{number}') .s-closed", timeout=30_000)
     shot(agent, "intake-after-close")
     events = dept.inner_text("#events")
     for label in ("受理", "派单", "签收", "答复", "办结"):

@@ -13,6 +13,10 @@ level prints:
   write itself;
 - GET p50 / p95 of a plain request (``/api/v1/workflow``) and p50 of a
   database read (``/api/v1/tickets``), 8 HTTP clients at once;
+- CPU/督办: the server process's CPU time (user + system) per 督办 write
+  and its fan-out, and the machine's load average: on a shared machine the
+  wall-clock figures depend on how much CPU the server was given, the CPU
+  time much less;
 - POST p50 / p95 of ticket intake (``POST /api/v1/tickets`` as an agent,
   routed to that department: each one is also fanned out), one at a time,
   and the p50 of the 督办 writes.
@@ -113,6 +117,12 @@ class Console:
             pass
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def get_latencies(url: str, headers: dict, clients: int = 8, each: int = 25) -> list[float]:
     lat: list[float] = []
 
@@ -197,12 +207,15 @@ def run_server(kind: str, url: str, redis_url: str | None, levels: list[int], po
             plain = get_latencies(f"{base}/api/v1/workflow", {})
             listing = get_latencies(f"{base}/api/v1/tickets?per_page=20", auth)
             post_lat = [intake(http, base, tokens["agent"], f"{kind} {level} #{i}")[0] for i in range(posts)]
+            cpu0 = cpu_seconds(proc.pid)
             write_lat, delays, lost = fanout(base, tokens, ticket["id"], consoles, posts, wait_s, f"{kind} {level}")
+            cpu_write = (cpu_seconds(proc.pid) - cpu0) / posts
             row = {"server": kind, "consoles": level, "connected": open_now, "lost": lost,
                    "fan50": pct(delays, .5), "fan95": pct(delays, .95),
                    "fanmax": max(delays) * 1000 if delays else float("nan"),
                    "get50": pct(plain, .5), "get95": pct(plain, .95), "list50": pct(listing, .5),
-                   "post50": pct(post_lat, .5), "post95": pct(post_lat, .95), "write50": pct(write_lat, .5)}
+                   "post50": pct(post_lat, .5), "post95": pct(post_lat, .95), "write50": pct(write_lat, .5),
+                   "cpu": cpu_write * 1000, "load": os.getloadavg()[0]}
             rows.append(row)
             print_row(row)
     finally:
@@ -212,13 +225,13 @@ def run_server(kind: str, url: str, redis_url: str | None, levels: list[int], po
 
 
 HEADER = (f"{'server':<11}{'consoles':>9}{'connected':>10}{'lost':>6}{'fan p50':>9}{'p95':>8}{'max':>8}"
-          f"{'GET p50':>9}{'p95':>8}{'list p50':>9}{'POST p50':>10}{'p95':>8}{'督办 p50':>9}   (ms)")
+          f"{'GET p50':>9}{'p95':>8}{'list p50':>9}{'POST p50':>10}{'p95':>8}{'督办 p50':>9}{'CPU/督办':>9}{'load':>6}")
 
 
 def print_row(r: dict) -> None:
     print(f"{r['server']:<11}{r['consoles']:>9}{r['connected']:>10}{r['lost']:>6}{r['fan50']:>9.0f}{r['fan95']:>8.0f}"
           f"{r['fanmax']:>8.0f}{r['get50']:>9.1f}{r['get95']:>8.1f}{r['list50']:>9.1f}{r['post50']:>10.1f}"
-          f"{r['post95']:>8.1f}{r['write50']:>10.1f}", flush=True)
+          f"{r['post95']:>8.1f}{r['write50']:>10.1f}{r['cpu']:>9.0f}{r['load']:>6.1f}", flush=True)
 
 
 def main() -> None:
@@ -257,7 +270,7 @@ def main() -> None:
         print(f"[{kind}] {' '.join(SERVERS[kind])}", flush=True)
         print(HEADER, flush=True)
         rows += run_server(kind, url, args.redis_url or None, levels, args.posts, args.wait, tokens)
-    print("\nsummary")
+    print("\nsummary (times in ms)")
     print(HEADER)
     for r in rows:
         print_row(r)

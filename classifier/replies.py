@@ -94,3 +94,69 @@ def label_reply(reply: str) -> tuple[str | None, str]:
     if signature:
         return signature[-1]
     return None, ""
+
+
+def build(unlabelled_csv: str, sources_csv: str, eval_csvs: list[str]) -> list[dict]:
+    """Labelled examples from the replies of ``unlabelled_csv``, leaving out
+    every message of the routing evaluation/tuning sets (by message id, by
+    text hash, and by the first 20 characters of the text, which catches the
+    same message posted twice)."""
+    import csv
+    import hashlib
+
+    from classifier.text import normalize
+
+    excluded_ids, excluded_hash, excluded_prefix = set(), set(), set()
+    with open(sources_csv, encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            if r.get("message_id"):
+                excluded_ids.add(r["message_id"])
+            excluded_hash.add(r["text_sha1"])
+    for path in eval_csvs:
+        with open(path, encoding="utf-8", newline="") as f:
+            for r in csv.DictReader(f):
+                excluded_prefix.add(normalize(r["text"])[:20])
+    out = []
+    with open(unlabelled_csv, encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            unit, name = label_reply(r.get("reply", ""))
+            if unit is None:
+                continue
+            text = re.sub(r"\s+", " ", (r["subject"] + " " + r["body"])).strip()
+            if (r["message_id"] in excluded_ids
+                    or hashlib.sha1(text.encode()).hexdigest() in excluded_hash
+                    or normalize(text)[:20] in excluded_prefix):
+                continue
+            out.append({"message_id": r["message_id"], "text": text, "unit": unit, "matched": name})
+    return out
+
+
+def main(argv=None) -> int:
+    """python -m classifier.replies --unlabelled PATH [--out data/routing/reply_labels.csv.gz]"""
+    import argparse
+    import csv
+    import gzip
+    import io
+    from collections import Counter
+
+    from classifier.lexicon import ROUTING_DATA
+
+    p = argparse.ArgumentParser(prog="python -m classifier.replies")
+    p.add_argument("--unlabelled", required=True)
+    p.add_argument("--out", default=str(ROUTING_DATA / "reply_labels.csv.gz"))
+    a = p.parse_args(argv)
+    rows = build(a.unlabelled, str(ROUTING_DATA / "eval_sources.csv"),
+                 [str(ROUTING_DATA / "eval.csv"), str(ROUTING_DATA / "tune.csv")])
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["message_id", "text", "unit", "matched"])
+    w.writeheader()
+    w.writerows(rows)
+    with gzip.GzipFile(a.out, "wb", mtime=0) as f:
+        f.write(buf.getvalue().encode("utf-8"))
+    print(f"{len(rows)} labelled replies → {a.out}")
+    print(dict(Counter(r["unit"] for r in rows).most_common()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -782,8 +782,8 @@ class TicketService:
 
     @staticmethod
     def _after_commit(notices, callbacks) -> None:
-        for name, payload, rooms in notices:
-            events.publish(name, payload, rooms)
+        for name, payload, to in notices:
+            events.publish(name, payload, to)
         for fn in callbacks:
             try:
                 fn()

@@ -182,8 +182,8 @@ def handle_webhook(db: Database, data: dict, message_id: str, service=None) -> t
                                                "draft": draft(call)}, [rooms.user(call.agent_user_id)]))
         s.add(InboundMessage(peer=PEER, message_id=message_id, result={"call_id": msg.call_id, "type": msg.type}))
         s.flush()
-    for name, payload, rooms in notices:
-        events.publish(name, payload, rooms)
+    for name, payload, to in notices:
+        events.publish(name, payload, to)
     return 200, {"ok": True, "call_id": msg.call_id}
 
 

@@ -225,9 +225,14 @@ def _record_ack(db: Database, ticket_id: int, incident_number: str, message_id: 
         return False
 
     def apply(s, t, ev, after):
-        linkage.touch(s, t, PEER, "outbound", after, state="acknowledged", external_id=incident_number,
-                      last_note=f"110已接警，警情编号 {incident_number}",
-                      detail={"acknowledged_at": utcnow().isoformat()})
+        row = linkage.find(s, t.id, PEER, "outbound")
+        # 110's feedback can overtake its acknowledgement (the ack is recorded
+        # after the delivery returns, the feedback comes by webhook): the
+        # linkage's state never goes back from feedback to acknowledged.
+        later = row is not None and row.state == "feedback"
+        news = {} if later else {"state": "acknowledged", "last_note": f"110已接警，警情编号 {incident_number}"}
+        linkage.touch(s, t, PEER, "outbound", after, external_id=incident_number,
+                      detail={"acknowledged_at": utcnow().isoformat()}, **news)
 
     with linkage.in_change(PEER, message_id, payload={"peer": PEER, "incident_number": incident_number,
                                                       "kind": "ack"}, apply=apply):

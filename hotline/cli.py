@@ -1,12 +1,13 @@
 """``python -m hotline``: serve, worker, init-db, seed-demo, create-token,
-demo (init-db + seed-demo + serve, the README's first command)."""
+demo (init-db + seed-demo + serve, the README's first command),
+routing-eval (unit routing figures on an annotated CSV)."""
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
 
-from hotline.config import ConfigError, Settings
+from runtime.settings import ConfigError, Settings
 from models import Database
 from models.migrate import DatabaseNotMigrated, safe_url, upgrade
 
@@ -79,7 +80,7 @@ def cmd_serve(args) -> int:
     warm_classifier()
     from dispatch import periodic
 
-    periodic.start_in_process(app.extensions["hotline.db"])
+    periodic.start_in_process(app.extensions["hotline.runtime"].periodic)
     from hotline.realtime import async_mode, deliver_in_background
 
     deliver_in_background()
@@ -133,6 +134,7 @@ def cmd_worker(args) -> int:
     from rq import Worker
 
     from dispatch import jobs, periodic
+    from hotline import wiring
     from hotline.realtime import external_emitter
 
     s = _settings()
@@ -140,13 +142,29 @@ def cmd_worker(args) -> int:
         print("REDIS_URL is not set: on the embedded default jobs run inline, no worker is needed",
               file=sys.stderr)
         return 2
-    db = Database(s.database_url)
-    jobs.configure(s.redis_url, db)
+    rt = wiring.boot(s)
     external_emitter(s.redis_url)
     conn = jobs.redis_connection()
-    periodic.start_cron_thread(conn)
+    periodic.start_cron_thread(conn, rt.periodic)
     worker = Worker(list(jobs.QUEUES), connection=conn)
     worker.work(with_scheduler=True, burst=args.burst)
+    return 0
+
+
+def cmd_routing_eval(args) -> int:
+    from hotline.routing_eval import main as routing_eval
+
+    return routing_eval(args)
+
+
+def cmd_wiring(args) -> int:
+    """Print what this process is wired with (hooks, peers, periodic jobs)."""
+    import json
+
+    from hotline import wiring
+
+    rt = wiring.boot(_settings())
+    print(json.dumps(rt.describe(), ensure_ascii=False, indent=2, sort_keys=True))
     return 0
 
 
@@ -169,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
             sp.add_argument("--production", action="store_true",
                             help="gevent server: thousands of open consoles per process (docs/deployment.md)")
         sp.set_defaults(fn=fn)
+    re_ = sub.add_parser("routing-eval", help="measure unit routing on a CSV of text,unit[,address]")
+    re_.add_argument("--data", required=True, help="CSV with columns text,unit (and optional address)")
+    re_.add_argument("--json", action="store_true", help="print one JSON object")
+    re_.set_defaults(fn=cmd_routing_eval)
+    sub.add_parser("wiring", help="print the hooks, peers and periodic jobs every process is wired with"
+                   ).set_defaults(fn=cmd_wiring)
     w = sub.add_parser("worker", help="run an rq worker with the scheduler (needs REDIS_URL)")
     w.add_argument("--burst", action="store_true", help="stop when the queues are empty")
     w.set_defaults(fn=cmd_worker)

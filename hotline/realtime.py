@@ -1,9 +1,9 @@
 """Live status over Socket.IO.
 
 Connections are authenticated on connect (the console's session cookie, or
-``auth={"token": ...}`` with an API token) and join rooms: ``unit:<id>`` for
-their unit, ``role:<role>``, ``user:<id>``, and ``platform:all`` for the
-province platform, which sees everything.  The service layer publishes after
+``auth={"token": ...}`` with an API token) and join the rooms
+``dispatch.rooms.for_actor`` names: their unit, their role, themselves, and
+every platform for the province platform, which sees everything.  The service layer publishes after
 commit; with REDIS_URL set, Socket.IO uses Redis as its message queue so
 several web processes and the rq workers all reach every browser.
 
@@ -23,7 +23,7 @@ from flask import Flask, request, session
 from flask_socketio import SocketIO, join_room
 from sqlalchemy import select
 
-from dispatch import events
+from dispatch import events, rooms
 from dispatch.access import Actor
 from hotline.auth import hash_token
 from hotline.services import db
@@ -31,13 +31,6 @@ from models import ApiToken, User
 
 log = logging.getLogger(__name__)
 socketio = SocketIO()
-
-
-def rooms_for(actor: Actor) -> list[str]:
-    rooms = [f"unit:{actor.unit_id}", f"role:{actor.role}", f"user:{actor.user_id}"]
-    if actor.is_province:
-        rooms.append("platform:all")
-    return rooms
 
 
 def _actor(auth) -> Actor | None:
@@ -51,11 +44,11 @@ def _actor(auth) -> Actor | None:
         return Actor.from_user(user) if user and user.active else None
 
 
-def _emit(name: str, payload: dict, rooms: list[str]) -> None:
+def _emit(name: str, payload: dict, to: list[str]) -> None:
     # One emit to the list of rooms: a client in several of them (a province
     # coordinator is in unit:<id>, role:coordinator and platform:all) gets
     # the message once.
-    socketio.emit(name, payload, to=list(rooms), namespace="/")
+    socketio.emit(name, payload, to=list(to), namespace="/")
 
 
 def async_mode() -> str:
@@ -72,8 +65,8 @@ class _Courier:
         self.queue: queue.Queue = queue.Queue()
         self.started = False
 
-    def __call__(self, name: str, payload: dict, rooms: list[str]) -> None:
-        self.queue.put((name, payload, rooms))
+    def __call__(self, name: str, payload: dict, to: list[str]) -> None:
+        self.queue.put((name, payload, to))
 
     def start(self) -> None:
         if not self.started:
@@ -82,11 +75,11 @@ class _Courier:
 
     def _run(self) -> None:
         while True:
-            name, payload, rooms = self.queue.get()
+            name, payload, to = self.queue.get()
             try:
-                _emit(name, payload, rooms)
+                _emit(name, payload, to)
             except Exception:
-                log.exception("live notice %s to %s failed", name, rooms)
+                log.exception("live notice %s to %s failed", name, to)
 
 
 _courier = _Courier()
@@ -114,7 +107,7 @@ def init_app(app: Flask) -> None:
         if actor is None:
             log.info("socket connection refused: not authenticated (%s)", request.remote_addr)
             return False
-        for room in rooms_for(actor):
+        for room in rooms.for_actor(actor):
             join_room(room)
         return True
 

@@ -15,4 +15,4 @@ app = create_app()
 warm_classifier()
 deliver_in_background()
 if app.config["HOTLINE"].inline_jobs:
-    periodic.start_in_process(app.extensions["hotline.db"])
+    periodic.start_in_process(app.extensions["hotline.runtime"].periodic)

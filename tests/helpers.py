@@ -34,6 +34,18 @@ def start(args, env, log_path=None):
     return proc
 
 
+def models_ready() -> None:
+    """Train the classifier and the unit router now, if their files do not
+    exist yet (a fresh clone): a server started afterwards loads them in a
+    second instead of training them while a test waits on its first
+    request."""
+    from classifier import get_predictor
+    from classifier.units import get_router
+
+    get_predictor()
+    get_router()
+
+
 def wait_http(url, proc, timeout=120):
     deadline = time.time() + timeout
     while time.time() < deadline:

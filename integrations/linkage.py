@@ -155,16 +155,44 @@ def touch(s: Session, t: Ticket, peer: str, direction: str, after_commit: list |
     return row
 
 
-def touch_by_id(db: Database, ticket_id: int, peer: str, direction: str, **fields) -> None:
-    """Update a linkage outside a ticket change (delivery results)."""
+def touch_by_id(db: Database, ticket_id: int, peer: str, direction: str,
+                only_in: tuple[str, ...] | None = None, **fields) -> None:
+    """Update a linkage outside a ticket change (delivery results); with
+    ``only_in``, only a linkage in one of those states (read under a row
+    lock, so a peer's news committed meanwhile is not overwritten)."""
     after: list = []
     with db.session() as s:
         t = s.get(Ticket, ticket_id)
         if t is None:
             return
+        if only_in is not None:
+            row = s.scalar(select(Linkage).where(Linkage.ticket_id == ticket_id, Linkage.peer == peer,
+                                                 Linkage.direction == direction).with_for_update())
+            if row is None or row.state not in only_in:
+                return
         touch(s, t, peer, direction, after, **fields)
     for fn in after:
         fn()
+
+
+def track_delivery(kind: str, peer: str, direction: str, failed_note: str, redriven_note: str,
+                   redriven_state: str = "pending", fail_only_in: tuple[str, ...] | None = ("pending", "sent")) -> None:
+    """The linkage follows the delivery of its ``kind`` messages: ``failed``
+    when one is dead-lettered (unless the peer's news arrived meanwhile:
+    ``fail_only_in``), back to ``redriven_state`` when the peer answers
+    again and the message is re-driven."""
+    from dispatch import jobs
+    from integrations import outbox
+
+    @outbox.on_dead(kind)
+    def _dead(msg: dict, info: dict) -> None:
+        touch_by_id(jobs.database(), msg["ticket_id"], peer, direction, only_in=fail_only_in, state="failed",
+                    last_note=f"{failed_note}：{info.get('error', '')[:200]}")
+
+    @outbox.on_redriven(kind)
+    def _redriven(msg: dict, info: dict) -> None:
+        touch_by_id(jobs.database(), msg["ticket_id"], peer, direction, only_in=("failed",),
+                    state=redriven_state, last_note=redriven_note)
 
 
 def linkage_json(row: Linkage, t: Ticket | None = None) -> dict:

@@ -46,9 +46,15 @@ class Mode:
     plain attribute writes)."""
 
     def __init__(self, fail: int = 0, down: bool = False, slow: float = 0.0, drop: int = 0,
-                 bad_signature: bool = False, auto_reply: bool = True, reply_delay: float = 0.2):
+                 bad_signature: bool = False, auto_reply: bool = True, reply_delay: float = 0.2,
+                 webhook_retry_for: float = 600.0, slow_count: int = -1):
         self.fail, self.down, self.slow, self.drop = fail, down, slow, drop
         self.bad_signature, self.auto_reply, self.reply_delay = bad_signature, auto_reply, reply_delay
+        # Real peers (110, 综治 platforms) keep retrying a webhook for
+        # minutes while the hotline restarts; so does the simulator.
+        self.webhook_retry_for = webhook_retry_for
+        # How many requests ``slow`` applies to (-1: all of them).
+        self.slow_count = slow_count
 
     def as_dict(self) -> dict:
         return dict(vars(self))
@@ -71,6 +77,7 @@ class PeerSimulator:
         self.refused: list[str] = []              # why requests were refused
         self.webhooks_sent: list[dict] = []
         self.arrivals = 0                         # requests that reached /messages, answered or not
+        self.webhook_tries = 0                    # POSTs of webhooks to the hotline, retries included
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread: threading.Thread | None = None
@@ -124,6 +131,11 @@ class PeerSimulator:
             def do_GET(self):
                 if self.path == "/_sim/state":
                     return self._send(200, sim.state())
+                if self.path == "/health":
+                    # What the hotline's health probe asks.
+                    if sim.mode.down:
+                        return self._send(503, {"status": "down (simulated)"})
+                    return self._send(200, {"status": "ok"})
                 return self._send(404, {"error": "not found"})
 
             def do_POST(self):
@@ -151,7 +163,9 @@ class PeerSimulator:
                     except OSError:
                         pass
                     return None
-                if m.slow:
+                if m.slow and m.slow_count != 0:
+                    if m.slow_count > 0:
+                        m.slow_count -= 1
                     time.sleep(m.slow)
                 if m.down or m.fail > 0:
                     if m.fail > 0:
@@ -195,16 +209,22 @@ class PeerSimulator:
 
     # -------------------------------------------------------------- sending
     def send_webhook(self, data: dict, message_id: str | None = None, bad_signature: bool | None = None,
-                     age: float = 0.0, retries: int = 3) -> tuple[int, dict]:
-        """POST a signed message to the hotline; retried on 5xx/connection
-        errors with the same message id (a 409 then means "already had it")."""
+                     age: float = 0.0, retry_for: float | None = None) -> tuple[int, dict]:
+        """POST a signed message to the hotline; retried on 5xx and
+        connection errors with the same message id (a 409 then means
+        "already had it") for ``retry_for`` seconds (default the mode's
+        ``webhook_retry_for``), backing off from 0.2 s to 5 s."""
         body = json.dumps(data, ensure_ascii=False).encode()
         mid = message_id or f"{self.peer}-{uuid.uuid4().hex}"
         secret = self.secret
         if self.mode.bad_signature if bad_signature is None else bad_signature:
             secret = "not-the-shared-secret"
-        status, out = 0, {}
-        for attempt in range(retries + 1):
+        deadline = time.monotonic() + (self.mode.webhook_retry_for if retry_for is None else retry_for)
+        status, out, delay, tries = 0, {}, 0.2, 0
+        while True:
+            tries += 1
+            with self.lock:
+                self.webhook_tries += 1
             headers = {"Content-Type": "application/json",
                        **signing.signed_headers(secret, body, mid, now=time.time() - age)}
             try:
@@ -219,9 +239,13 @@ class PeerSimulator:
                     break
             except requests.RequestException as e:
                 status, out = 0, {"error": str(e)}
-            time.sleep(0.2 * (2 ** attempt))
+            if time.monotonic() + delay > deadline:
+                break
+            time.sleep(delay)
+            delay = min(5.0, delay * 2)
         with self.lock:
-            self.webhooks_sent.append({"message_id": mid, "type": data.get("type"), "status": status})
+            self.webhooks_sent.append({"message_id": mid, "type": data.get("type"), "status": status,
+                                       "tries": tries})
         return status, out
 
     def _follow_up(self, msg: dict, resp: dict) -> None:

@@ -30,11 +30,12 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     app.extensions["hotline.db"] = Database(settings.database_url)
 
     from dispatch import jobs
-    from hotline import admin, api, auth, console, errors, figures, open311, realtime, services, webhooks
+    from hotline import admin, api, auth, console, dbretry, errors, figures, open311, realtime, services, webhooks
 
     jobs.configure(settings.redis_url, app.extensions["hotline.db"])
     services.init_app(app)
     errors.init_app(app)
+    dbretry.init_app(app)
     auth.init_app(app)
     api.init_app(app)
     console.init_app(app)

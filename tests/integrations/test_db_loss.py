@@ -17,6 +17,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, event, func, select, text
 
+from integrations.simulate import drop_db_connections
 from models import Ticket
 from tests.helpers import WAGES, bearer
 from tests.integrations.conftest import FIGURES, wait_for
@@ -186,11 +187,7 @@ def test_intakes_while_connections_are_killed_in_rounds(app, seeded_db, pg, live
                 progress = len(statuses)
             if progress - killed_at >= rounds_every:
                 killed_at = progress
-                with pg.connect() as c:
-                    k = c.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
-                                       "datname = current_database() AND pid <> pg_backend_pid() "
-                                       "AND backend_type = 'client backend'")).scalar()
-                kills.append(k)
+                kills.append(drop_db_connections(str(pg.url.render_as_string(hide_password=False)), 1, 0))
             done.wait(0.01)
 
     before = tickets(seeded_db)

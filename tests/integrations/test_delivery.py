@@ -233,3 +233,48 @@ def test_the_simulator_keeps_retrying_a_webhook_while_the_hotline_is_away(seeded
     finally:
         server.shutdown()
         sim.server.server_close()
+
+
+def test_an_unreachable_peer_is_retried_and_redriven_when_it_listens_again(client, seeded_db, sim110):
+    use_policy(base_delay=600.0, max_delay=3600.0)
+    agent = bearer(seeded_db, "agent")
+    t = create(client, agent)
+    sim110.go_away()                       # connections refused: the machine is down
+    try:
+        assert transfer(client, agent, t["id"]).status_code == 200
+        (m,) = rows(seeded_db)
+        assert m.state == "pending" and "ConnectionError" in m.last_error and m.timeouts == 0
+        assert outbox.probe(seeded_db) == {}
+    finally:
+        sim110.come_back()
+    assert outbox.probe(seeded_db) == {"police110": 1}
+    assert rows(seeded_db)[0].state == "sent" and sim110.state()["unique"] == 1
+
+
+def test_the_simulator_command_plays_a_fault_and_takes_orders_live(tmp_path):
+    import subprocess
+    import sys
+
+    import requests
+
+    from tests.helpers import ROOT, free_port
+
+    port = free_port()
+    log = open(tmp_path / "sim.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "integrations.simulate", "police110", "--port", str(port),
+                             "--down"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+
+    def health():
+        try:
+            return requests.get(f"{base}/health", timeout=2).status_code
+        except requests.RequestException:
+            return None
+    try:
+        assert wait_for(health, timeout=30, what="the simulator") == 503
+        assert requests.post(f"{base}/_sim/mode", json={"down": False}, timeout=5).json()["down"] is False
+        assert health() == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()

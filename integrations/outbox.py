@@ -314,7 +314,10 @@ def deliver(message_id: int, db: Database | None = None) -> str:
     log_fn = log.info if outcome == "sent" else log.warning
     log_fn("outbox %s: %s %s→%s attempt %s: %s %s %s", _job_tag(), msg["id"], msg["kind"], msg["peer"],
            msg["attempts"], outcome, status if status is not None else "", err)
-    if outcome != "sent" or msg["first_failed_at"] is not None:
+    if msg["first_failed_at"] is None and outcome != "sent" or msg["first_failed_at"] is not None and \
+            outcome in ("sent", "dead"):
+        # The board hears of the first failure and of the end (delivered or
+        # dead), not of every retry in between.
         _announce(db, [msg["id"]])
     if outcome in ("sent", "dead"):
         _follow_up(_on_delivered if outcome == "sent" else _on_dead, msg,

@@ -91,7 +91,7 @@ def test_110_down_then_recovery_every_message_arrives_exactly_once(seeded_db, re
     # A claim counts its attempt before the request reaches 110, so wait for
     # the arrivals too.
     wait_for(lambda: all(r.attempts >= 2 for r in outbox_rows(seeded_db))
-             and sim.state()["arrivals"] >= 2 * n, timeout=60, what="two failed attempts per message")
+             and sim.state()["arrivals"] >= 2 * n, timeout=150, what="two failed attempts per message")
     failed_while_down = sim.state()["arrivals"]
     sim.mode.down = False
     wait_for(lambda: all_sent(seeded_db, n), timeout=90, every=0.3, what="every message sent")

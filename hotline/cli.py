@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from hotline.config import ConfigError, Settings
+from runtime.settings import ConfigError, Settings
 from models import Database
 from models.migrate import DatabaseNotMigrated, safe_url, upgrade
 
@@ -76,7 +76,7 @@ def start_periodic(app) -> bool:
     if not app.config["HOTLINE"].inline_jobs:
         print("periodic jobs: on the rq workers (REDIS_URL is set)", flush=True)
         return False
-    periodic.start_in_process(app.extensions["hotline.db"])
+    periodic.start_in_process(app.extensions["hotline.runtime"].periodic)
     print("periodic jobs: in this process (no REDIS_URL)", flush=True)
     return True
 
@@ -107,6 +107,7 @@ def cmd_worker(args) -> int:
     from rq import Worker
 
     from dispatch import jobs, periodic
+    from hotline import wiring
     from hotline.realtime import external_emitter
 
     s = _settings()
@@ -114,13 +115,23 @@ def cmd_worker(args) -> int:
         print("REDIS_URL is not set: on the embedded default jobs run inline, no worker is needed",
               file=sys.stderr)
         return 2
-    db = Database(s.database_url)
-    jobs.configure(s.redis_url, db)
+    rt = wiring.boot(s)
     external_emitter(s.redis_url)
     conn = jobs.worker_connection()
-    periodic.start_cron_thread(conn)
+    periodic.start_cron_thread(conn, rt.periodic)
     worker = Worker(list(jobs.QUEUES), connection=conn)
     worker.work(with_scheduler=True, burst=args.burst)
+    return 0
+
+
+def cmd_wiring(args) -> int:
+    """Print what this process is wired with (hooks, peers, periodic jobs)."""
+    import json
+
+    from hotline import wiring
+
+    rt = wiring.boot(_settings())
+    print(json.dumps(rt.describe(), ensure_ascii=False, indent=2, sort_keys=True))
     return 0
 
 
@@ -140,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--host", default="127.0.0.1")
         sp.add_argument("--port", type=int, default=5000)
         sp.set_defaults(fn=fn)
+    sub.add_parser("wiring", help="print the hooks, peers and periodic jobs every process is wired with"
+                   ).set_defaults(fn=cmd_wiring)
     w = sub.add_parser("worker", help="run an rq worker with the scheduler (needs REDIS_URL)")
     w.add_argument("--burst", action="store_true", help="stop when the queues are empty")
     w.set_defaults(fn=cmd_worker)

@@ -4,7 +4,7 @@ the peer can tell.
 An ``OutboxMessage`` row is written in the transaction of the ticket change
 that caused it (``add``); after commit ``schedule`` enqueues ``deliver`` on
 the outbox queue.  Nothing depends on that job surviving: ``sweep`` (a
-periodic job, declared below) re-enqueues every pending row that is due, so
+periodic job, listed in hotline/wiring.py) re-enqueues every pending row that is due, so
 a lost rq job, a worker killed mid-delivery or Redis down at commit time
 only delays a message.
 
@@ -58,8 +58,8 @@ import requests
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from dispatch import events, jobs, periodic
-from hotline.config import parse_int
+from dispatch import events, jobs
+from runtime.settings import parse_int
 from integrations import peers, signing
 from models import Database, OutboxMessage, Ticket, utcnow
 
@@ -172,33 +172,19 @@ def schedule(message_id: int) -> None:
 
 
 # What to do once a message of a kind is delivered / dead-lettered
-# (record the peer's acknowledgement on the ticket, flag the board …).
+# (record the peer's acknowledgement on the ticket, flag the board …): each
+# peer lists its follow-ups and the composition root (hotline/wiring.py)
+# installs them in every process with ``set_follow_ups``.
 Handler = Callable[[dict, dict], None]
-_on_delivered: dict[str, Handler] = {}
-_on_dead: dict[str, Handler] = {}
-_on_redriven: dict[str, Handler] = {}
+_follow_ups: dict[str, dict[str, Handler]] = {"sent": {}, "dead": {}, "redriven": {}}
 
 
-def on_delivered(kind: str):
-    def deco(fn: Handler) -> Handler:
-        _on_delivered[kind] = fn
-        return fn
-    return deco
-
-
-def on_dead(kind: str):
-    def deco(fn: Handler) -> Handler:
-        _on_dead[kind] = fn
-        return fn
-    return deco
-
-
-def on_redriven(kind: str):
-    """A dead message of ``kind`` is pending again because its peer answers."""
-    def deco(fn: Handler) -> Handler:
-        _on_redriven[kind] = fn
-        return fn
-    return deco
+def set_follow_ups(delivered: dict[str, Handler], dead: dict[str, Handler],
+                   redriven: dict[str, Handler] | None = None) -> None:
+    """``redriven``: a dead message of that kind is pending again because its
+    peer answers (its linkage leaves ``failed``)."""
+    _follow_ups["sent"], _follow_ups["dead"] = dict(delivered), dict(dead)
+    _follow_ups["redriven"] = dict(redriven or {})
 
 
 # ------------------------------------------------------------------ delivery
@@ -309,7 +295,7 @@ def deliver(message_id: int, db: Database | None = None) -> str:
             # The peer's acknowledgement overtook this answer: what the answer
             # carries (110's incident number …) still goes on the ticket; the
             # follow-ups are idempotent.
-            _follow_up(_on_delivered, msg, resp, outcome)
+            _follow_up(_follow_ups["sent"], msg, resp, outcome)
         return "skipped"
     log_fn = log.info if outcome == "sent" else log.warning
     log_fn("outbox %s: %s %s→%s attempt %s: %s %s %s", _job_tag(), msg["id"], msg["kind"], msg["peer"],
@@ -320,7 +306,7 @@ def deliver(message_id: int, db: Database | None = None) -> str:
         # dead), not of every retry in between.
         _announce(db, [msg["id"]])
     if outcome in ("sent", "dead"):
-        _follow_up(_on_delivered if outcome == "sent" else _on_dead, msg,
+        _follow_up(_follow_ups[outcome], msg,
                    resp if outcome == "sent" else {"error": err, "status": status}, outcome)
     if outcome == "sent":
         redrive(db, msg["peer"], why=f"message {msg['id']} delivered")
@@ -399,7 +385,7 @@ def redrive(db: Database, peer: str, why: str = "") -> list[int]:
     log.info("outbox: %s answers again (%s): re-driving %d waiting message(s), %d of them dead", peer, why,
              len(ids), len(revived))
     for r in revived:
-        fn = _on_redriven.get(r.kind)
+        fn = _follow_ups["redriven"].get(r.kind)
         if fn:
             try:
                 fn({"id": r.id, "peer": peer, "kind": r.kind, "ticket_id": r.ticket_id}, {"why": why})
@@ -522,14 +508,3 @@ def retry_dead(db: Database, message_id: int) -> bool:
         _announce(db, [message_id])
         schedule(message_id)
     return ok
-
-
-periodic.declare("outbox-sweep", "integrations.outbox.sweep", policy().sweep_every)
-periodic.declare("outbox-probe", "integrations.outbox.probe", policy().probe_every)
-
-# Every process that delivers messages or changes tickets (web, worker, CLI)
-# imports this module; registering the adapters here puts their hooks and
-# delivery follow-ups in all of them.
-from integrations import register as _register  # noqa: E402
-
-_register()

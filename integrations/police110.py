@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch import hooks, jobs
+from dispatch import jobs
 from dispatch.errors import Conflict, DomainError, Invalid, NotFound, validate_typed
 from dispatch.services import IntakeData
 from integrations import linkage, outbox
@@ -174,8 +174,18 @@ def push(s: Session, t: Ticket, trigger: str, reason: str, after_commit: list,
                   detail={"signals": list(det.matched) if det else [], "pushed_at": utcnow().isoformat()})
 
 
-@hooks.on_ticket_event
-def _on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
+def transfer_to_110(c) -> dict:
+    """The ``transfer_to_110`` action: the push is written in the action's
+    own transaction, so the event never exists without its outbox row."""
+    found = assess(c.t)
+    push(c.s, c.t, "agent", str(c.p.get("reason") or ""), c.after_commit,
+         found[1] if found else detect(c.t.description))
+    return {}
+
+
+def on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
+    """Hook: suggest or auto-push a detected police matter at intake; send
+    110 its feedback when a ticket it transferred closes."""
     if ev.action == "accept" and t.channel != PEER:
         found = assess(t)
         if found is None:
@@ -191,9 +201,6 @@ def _on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list)
             linkage.touch(s, t, PEER, "outbound", after_commit, state="suggested", trigger=trigger,
                           last_note="疑似警情，待坐席确认推送110",
                           detail={"signals": list(det.matched), "score": det.score})
-    elif ev.action == "transfer_to_110":
-        found = assess(t)
-        push(s, t, "agent", ev.reason, after_commit, found[1] if found else detect(t.description))
     elif ev.action in ("close", "direct_answer") and t.channel == PEER and t.status == "closed":
         inbound = linkage.find(s, t.id, PEER, "inbound")
         outbox.add(s, PEER, "feedback", {
@@ -222,16 +229,17 @@ def _record_ack(db: Database, ticket_id: int, incident_number: str, message_id: 
 
     def apply(s, t, ev, after):
         row = linkage.find(s, t.id, PEER, "outbound")
+        # 110's feedback can overtake its acknowledgement (a slow answer, or
+        # one that never came): the linkage never goes back from feedback.
         later = row is not None and row.state in ("feedback", "closed")
+        news = {} if later else {"state": "acknowledged", "last_note": f"110已接警，警情编号 {incident_number}"}
         linkage.touch(s, t, PEER, "outbound", after, external_id=incident_number,
-                      detail={"acknowledged_at": utcnow().isoformat()},
-                      **({} if later else {"state": "acknowledged",
-                                           "last_note": f"110已接警，警情编号 {incident_number}"}))
+                      detail={"acknowledged_at": utcnow().isoformat()}, **news)
         outbox.acknowledged(s, PEER, t.id, ("incident.create",), after)
 
     with linkage.in_change(PEER, message_id, payload={"peer": PEER, "incident_number": incident_number,
                                                       "kind": "ack"}, apply=apply):
-        linkage.service(db).act(linkage.system_actor(PEER), ticket_id, "linkage_update",
+        jobs.tickets().act(linkage.system_actor(PEER), ticket_id, "linkage_update",
                                 {"reason": f"110已接警，警情编号 {incident_number}"})
     return True
 
@@ -242,7 +250,6 @@ def _acknowledged(db: Database, ticket_id: int) -> bool:
         return row is not None and bool((row.detail or {}).get("acknowledged_at"))
 
 
-@outbox.on_delivered("incident.create")
 def _delivered(msg: dict, resp: dict) -> None:
     db = jobs.database()
     number = str(resp.get("incident_number") or "").strip()[:64]
@@ -253,17 +260,23 @@ def _delivered(msg: dict, resp: dict) -> None:
                             last_note="已送达110，待回执")
 
 
-linkage.track_delivery("incident.create", PEER, "outbound", "推送110失败", "110恢复应答，自动重新推送")
+_dead, _redriven = linkage.delivery_tracking(PEER, "outbound", "推送110失败", "110恢复应答，自动重新推送")
 
 
-@outbox.on_delivered("feedback")
 def _feedback_delivered(msg: dict, resp: dict) -> None:
     linkage.touch_by_id(jobs.database(), msg["ticket_id"], PEER, "inbound", state="feedback_sent",
                         last_note="办结反馈已送达110")
 
 
-linkage.track_delivery("feedback", PEER, "inbound", "办结反馈送达110失败", "110恢复应答，办结反馈自动重新送达",
-                       redriven_state="closed", fail_only_in=None)
+_feedback_dead, _feedback_redriven = linkage.delivery_tracking(
+    PEER, "inbound", "办结反馈送达110失败", "110恢复应答，办结反馈自动重新送达", redriven_state="closed",
+    fail_only_in=None)
+
+
+# Outbox follow-ups by message kind (installed by hotline/wiring.py).
+DELIVERED = {"incident.create": _delivered, "feedback": _feedback_delivered}
+DEAD = {"incident.create": _dead, "feedback": _feedback_dead}
+REDRIVEN = {"incident.create": _redriven, "feedback": _feedback_redriven}
 
 
 # ------------------------------------------------------------------ webhooks from 110
@@ -321,7 +334,7 @@ def _ticket_id(db: Database, number: str) -> int:
 
 def handle_webhook(db: Database, data: dict, message_id: str, service=None) -> tuple[int, dict]:
     msg = parse(data)
-    service = service or linkage.service(db)
+    service = service or jobs.tickets()
     if isinstance(msg, Ack):
         tid = _ticket_id(db, msg.ticket_number)
         _record_ack(db, tid, msg.incident_number, message_id)

@@ -71,16 +71,16 @@ def redis_app(seeded_db, database_url, private_redis):
     """The Flask app with REDIS_URL pointing at the private Redis (Socket.IO
     message queue and rq enqueue), as a production web process runs."""
     from hotline.app import create_app
-    from hotline.config import Settings
+    from runtime.settings import Settings
 
     redis_client.set_timeouts(None)
     events.unsubscribe_all()
     app = create_app(Settings(database_url=database_url, redis_url=private_redis.url,
-                              secret_key="test-secret-key-0123456789", testing=True))
+                              secret_key="test-secret-key-0123456789"))
     app.config["TESTING"] = True
     yield app
     events.unsubscribe_all()
-    jobs.configure(None, seeded_db)
+    jobs.configure(None)
     app.extensions["hotline.db"].dispose()
 
 

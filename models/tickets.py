@@ -72,6 +72,10 @@ class Ticket(Base):
 
     sign_due_at: Mapped[Optional[dt.datetime]]
     due_at: Mapped[Optional[dt.datetime]]
+    # How far the dues can be trusted: "" (official calendar), "provisional"
+    # (computed on a provisional calendar year), "pending" (a year the
+    # calendar does not have: no due until `calendar import` loads it).
+    due_state: Mapped[str] = mapped_column(String(12), default="", server_default="")
     dispatched_at: Mapped[Optional[dt.datetime]]
     signed_at: Mapped[Optional[dt.datetime]]
     replied_at: Mapped[Optional[dt.datetime]]
@@ -118,5 +122,13 @@ class TicketEvent(Base):
     to_status: Mapped[Optional[str]] = mapped_column(String(24))
     reason: Mapped[str] = mapped_column(Text, default="")
     payload: Mapped[dict] = mapped_column(default=dict)
+    # The unit holding the ticket once the event happened (its responsible
+    # unit, or its platform while it has none), and the unit the event is
+    # charged to in the figures: the holder just before it (whose work it
+    # judges: the returning unit, the unit whose reply a callback rates, the
+    # unit a return was taken from).  Written by the service, never derived
+    # later, so the figures do not depend on when they are read.
+    unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("units.id"))
+    charged_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("units.id"))
 
     actor: Mapped[Optional[User]] = relationship(lazy="joined")

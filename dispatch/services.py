@@ -565,6 +565,25 @@ class TicketService:
             raise Conflict("计时已结束", code="clock_stopped", current=_state(c.t))
         return clock
 
+    def _on_recompute_dues(self, c):
+        """Dues of the running clocks counted again on the calendar in force
+        (after `calendar import` loaded a year); refused when nothing moves."""
+        t = c.t
+        before = {"sign_due_at": t.sign_due_at, "due_at": t.due_at, "due_state": t.due_state}
+        for stage in ("sign", "close"):
+            clock = self._running(c.s, t, stage)
+            if clock is not None:
+                self._recompute(c, clock)
+        after = {"sign_due_at": t.sign_due_at, "due_at": t.due_at, "due_state": t.due_state}
+        if after == before:
+            raise Conflict("时限无变化", code="nothing_to_do", current=_state(t))
+        if t.due_state != clocks.PENDING:
+            for item in c.s.scalars(select(SupervisionItem).where(SupervisionItem.ticket_id == t.id,
+                                                                  SupervisionItem.kind == "calendar_pending",
+                                                                  SupervisionItem.resolved_at.is_(None))):
+                item.resolved_at, item.resolved_by_id = c.now, c.actor.user_id
+        return {"year": c.p.get("year"), "before": before, "after": after}
+
     def _on_sla_warning(self, c):
         clock = self._clock_for(c)
         if clock.warned_at is not None or clock.warn_at is None or c.now < clock.warn_at:
@@ -842,6 +861,7 @@ def summary(t: Ticket) -> dict:
         "responsible_unit_id": t.responsible_unit_id, "platform_id": t.platform_id,
         "due_at": t.due_at.isoformat() if t.due_at else None,
         "sign_due_at": t.sign_due_at.isoformat() if t.sign_due_at else None,
+        "due_state": t.due_state or "",
         "needs_review": t.needs_review,
     }
 

@@ -64,6 +64,7 @@ merge           {into, into_id}   and on the lead: absorb {from, from_id, clock_
 direct_answer   {reply_text}
 cancel          {}
 sla_warning / sla_overdue  {clock_id, stage, due_at}  (system; overdue raises a 督办 item)
+recompute_dues  {year, before: {sign_due_at, due_at, due_state}, after: {…}}  (system, calendar import)
 escalate        {item_id, kind}   a supervision item raised by the service (third return)
 notify_citizen  {kind, text, phone}   a message to the caller (extension approved, its date
                                       once the clock resumes, lead ticket of a merge closed)
@@ -141,6 +142,8 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in [
     # SLA timers and the sweep (dispatch.sweeps), as the system actor.
     _t("sla_warning", "临期预警", CLOCKED, None, SYSTEM, ("clock_id",)),
     _t("sla_overdue", "超时", CLOCKED, None, SYSTEM, ("clock_id",)),
+    # `python -m hotline calendar import FILE`: dues recomputed on the new year.
+    _t("recompute_dues", "重算时限", CLOCKED, None, SYSTEM, ("reason",)),
     # Linkage with 110 and the social-governance (综治) platform (integrations/).
     _t("transfer_to_110", "推送110", OPEN, None, {"agent", "dispatcher", "coordinator", "admin"}, ("reason",)),
     _t("three_way_call", "三方通话", OPEN, None, {"agent", "dispatcher", "coordinator"}, ("reason",)),

@@ -8,6 +8,9 @@ from dispatch.workflow import allowed_actions
 from models import CHANNELS, STATUSES, URGENCIES, Ticket, TicketEvent
 
 
+DUE_STATES = {"": None, "provisional": "按暂定日历计算", "pending": "时限待定（缺少工作日历）"}
+
+
 def mask_phone(phone: str) -> str:
     """138****5678: at least four characters hidden, at most the last four
     and first three shown."""
@@ -44,6 +47,9 @@ def ticket_json(t: Ticket, actor: Actor) -> dict:
         "responsible_unit": ({"id": t.responsible_unit.id, "code": t.responsible_unit.code,
                               "name": t.responsible_unit.name} if t.responsible_unit else None),
         "sign_due_at": _iso(t.sign_due_at), "due_at": _iso(t.due_at),
+        # "" | provisional | pending (docs/sla.md): pending means no due until
+        # the missing calendar year is imported.
+        "due_state": t.due_state or "", "due_state_label": DUE_STATES.get(t.due_state or ""),
         "dispatched_at": _iso(t.dispatched_at), "signed_at": _iso(t.signed_at),
         "replied_at": _iso(t.replied_at), "closed_at": _iso(t.closed_at),
         "reply_text": t.reply_text, "return_count": t.return_count,

@@ -17,7 +17,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from dispatch import clocks
 from dispatch.access import SYSTEM
@@ -29,12 +29,16 @@ from models.audit import record
 
 
 def affected_tickets(session, year: int) -> list[int]:
-    """Open tickets with a running clock that the year may change."""
+    """Open tickets with a running clock that the year may change, and those
+    whose unit signed for or replied while the due was pending."""
     start = dt.datetime(year - 1, 12, 31, 9, 0, tzinfo=LOCAL_TZ)
+    running = and_(SlaClock.stopped_at.is_(None), Ticket.status.in_(CLOCKED),
+                   or_(SlaClock.due_state.in_((clocks.PENDING, clocks.PROVISIONAL)), SlaClock.due_at >= start))
+    # Signed for or replied while the due was pending: judged once the year is there.
+    judged = and_(SlaClock.due_state == clocks.PENDING, SlaClock.outcome.in_(("met", "late")),
+                  Ticket.status.in_(("replied", "closed", "archived") + tuple(CLOCKED)))
     q = (select(SlaClock.ticket_id).join(Ticket, Ticket.id == SlaClock.ticket_id)
-         .where(SlaClock.stopped_at.is_(None), Ticket.status.in_(CLOCKED),
-                or_(SlaClock.due_state.in_((clocks.PENDING, clocks.PROVISIONAL)), SlaClock.due_at >= start))
-         .distinct())
+         .where(or_(running, judged)).distinct())
     return sorted(session.scalars(q))
 
 

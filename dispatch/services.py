@@ -515,7 +515,7 @@ class TicketService:
         round_ = self._round(c) + 1
         self._assign(c, unit, round_=round_, keep_assists=True)
         t.replied_at = t.closed_at = None
-        return {"satisfaction": "unsatisfied", "note": note, "round": round_}
+        return {"satisfaction": "unsatisfied", "note": note, "round": round_, "unit": unit.code}
 
     def _on_direct_answer(self, c):
         t = c.t
@@ -574,6 +574,19 @@ class TicketService:
             clock = self._running(c.s, t, stage)
             if clock is not None:
                 self._recompute(c, clock)
+                continue
+            # Signed for or replied while the due was pending: judged now.
+            last = c.s.scalar(select(SlaClock).where(SlaClock.ticket_id == t.id, SlaClock.stage == stage)
+                              .order_by(SlaClock.id.desc()).limit(1))
+            if last is not None and last.due_state == clocks.PENDING and last.outcome in ("met", "late"):
+                self._apply(last, clocks.clock_due(last.started_at, last.urgency, stage, last.pauses))
+                if last.due_at is not None:
+                    last.outcome = "met" if last.stopped_at <= last.due_at else "late"
+                setattr(t, "due_at" if stage == "close" else "sign_due_at", last.due_at)
+                states = {k.due_state for k in c.s.scalars(select(SlaClock).where(
+                    SlaClock.ticket_id == t.id, SlaClock.round == last.round))}
+                t.due_state = clocks.PENDING if clocks.PENDING in states else \
+                    clocks.PROVISIONAL if clocks.PROVISIONAL in states else ""
         after = {"sign_due_at": t.sign_due_at, "due_at": t.due_at, "due_state": t.due_state}
         if after == before:
             raise Conflict("时限无变化", code="nothing_to_do", current=_state(t))

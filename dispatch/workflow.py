@@ -59,7 +59,7 @@ refuse_extension  {extension_id}
 supervise       {item_id}
 callback_no_answer {attempts}
 callback        {satisfaction, note, attempts}  satisfied | basically_satisfied | unreachable
-redo            {satisfaction: "unsatisfied", note, round}
+redo            {satisfaction: "unsatisfied", note, round, unit}
 merge           {into, into_id}   and on the lead: absorb {from, from_id, clock_started_at}
 direct_answer   {reply_text}
 cancel          {}
@@ -143,7 +143,7 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in [
     _t("sla_warning", "临期预警", CLOCKED, None, SYSTEM, ("clock_id",)),
     _t("sla_overdue", "超时", CLOCKED, None, SYSTEM, ("clock_id",)),
     # `python -m hotline calendar import FILE`: dues recomputed on the new year.
-    _t("recompute_dues", "重算时限", CLOCKED, None, SYSTEM, ("reason",)),
+    _t("recompute_dues", "重算时限", CLOCKED | {"replied", "closed", "archived"}, None, SYSTEM, ("reason",)),
     # Linkage with 110 and the social-governance (综治) platform (integrations/).
     _t("transfer_to_110", "推送110", OPEN, None, {"agent", "dispatcher", "coordinator", "admin"}, ("reason",)),
     _t("three_way_call", "三方通话", OPEN, None, {"agent", "dispatcher", "coordinator"}, ("reason",)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, event, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
@@ -132,3 +132,16 @@ class TicketEvent(Base):
     charged_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("units.id"))
 
     actor: Mapped[Optional[User]] = relationship(lazy="joined")
+
+
+@event.listens_for(TicketEvent, "before_insert")
+def _holder_on_event(mapper, connection, target: TicketEvent) -> None:
+    """An event written outside dispatch.services (an adapter's own record)
+    still says which unit held the ticket: the service sets both units; this
+    fills what it left out, reading the ticket as this flush leaves it."""
+    if target.unit_id is None:
+        t = Ticket.__table__
+        target.unit_id = connection.scalar(
+            select(func.coalesce(t.c.responsible_unit_id, t.c.platform_id)).where(t.c.id == target.ticket_id))
+    if target.charged_unit_id is None:
+        target.charged_unit_id = target.unit_id

@@ -88,12 +88,24 @@ def test_a_missing_year_makes_dues_pending_visibly_and_import_recomputes_them(ap
         told = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == tid,
                                                    TicketEvent.action == "notify_citizen")).all()[-1]
     assert "另行告知" in told.payload["text"]
+    # A unit replying while its due is pending is not on time by default:
+    # it is judged when the year arrives.
+    with at(local(2028, 3, 1, 10, 0)):
+        replied = intake(db, f.service(db))
+    with at(local(2028, 3, 20, 10, 0)):
+        svc.act(dept, replied.id, "sign_for")
+        svc.act(dept, replied.id, "reply", {"reply_text": "已处理"})
     # The official notice arrives: 2028-03-06 made a holiday for the test.
     path = year_file(tmp_path, 2028, holidays=[{"name": "测试假日", "date": "2028-03-06"}])
     with at(local(2028, 3, 3, 10, 0)):
         result = dues.import_year(db, path, by="测试管理员", service=svc)
-    assert result == {"year": 2028, "provisional": False, "tickets": 1, "changed": 1, "unchanged": 0,
+    assert result == {"year": 2028, "provisional": False, "tickets": 2, "changed": 2, "unchanged": 0,
                       "dry_run": False}
+    late = f.load(db, replied.id)
+    assert late.due_at == local(2028, 3, 13, 10, 0) and late.due_state == "" and late.replied_at > late.due_at
+    with db.session() as s:
+        outcomes = {k.stage: k.outcome for k in s.scalars(select(SlaClock).where(SlaClock.ticket_id == replied.id))}
+    assert outcomes == {"sign": "late", "close": "late"}
     t = f.load(db, tid)
     # 7 working days from 03-01 10:00 (03-02, 03, 07, 08, 09, 10, 13; the 6th
     # is the holiday), then 3 working days of extension from 03-02 10:00

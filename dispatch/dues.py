@@ -42,8 +42,9 @@ def affected_tickets(session, year: int) -> list[int]:
     return sorted(session.scalars(q))
 
 
-def import_year(db: Database, path: str | Path, by: str = "命令行", service=None, dry_run: bool = False) -> dict:
-    """Load ``path`` as the year's calendar and recompute the open dues."""
+def import_year(db: Database, path: str | Path, service, by: str = "命令行", dry_run: bool = False) -> dict:
+    """Load ``path`` as the year's calendar and recompute the open dues with
+    ``service`` (the process's TicketService, from the composition root)."""
     schedule = YearSchedule.from_file(Path(path))          # CalendarFileInvalid names the problem
 
     document = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -60,10 +61,6 @@ def import_year(db: Database, path: str | Path, by: str = "命令行", service=N
         row.imported_at, row.imported_by = utcnow(), by
         record(s, "calendar.import", "calendar_year", schedule.year, f"{schedule.source}",
                {"provisional": schedule.provisional, "tickets": len(tickets)}, actor_label=by)
-    if service is None:
-        from dispatch.services import TicketService
-
-        service = TicketService(db)
     changed = unchanged = 0
     for tid in tickets:
         try:

@@ -48,12 +48,16 @@ from models import PLATFORM_KINDS, Ticket, TicketEvent, Unit
 
 LOCAL_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # no DST in China since 1991
 # Statuses whose deadlines do not apply: the ticket is not the unit's work.
-NO_DEADLINE = ("cancelled", "merged")
-# The unit's close clock runs (or is paused) in these; it stops at the
-# unit's reply.  A ticket awaiting the citizen is overdue when its due had
-# passed before the pause began (the due stays set then; a pause holding
-# time that was left has no due): docs/sla.md.
-RUNNING = tuple(sorted(workflow.CLOCKED))
+NO_DEADLINE = tuple(sorted(workflow.NO_DEADLINE))
+# The close clock is paused while the unit waits for the citizen.
+PAUSED = tuple(sorted(workflow.PAUSED))
+# The unit's close clock runs in these (it stops at the unit's reply).
+RUNNING = tuple(sorted(workflow.RUNNING))
+# Still being handled: judged against the due (超期, the 督办 list).  A ticket
+# awaiting the citizen is overdue when its due had passed before the pause
+# began (the due stays set then; a pause holding time that was left has no
+# due): docs/sla.md.
+STILL_HANDLED = tuple(sorted(workflow.CLOCKED))
 # Events the figures read, through the figure_events ledger (a direct answer
 # shows on the ticket itself: closed with no unit).
 EVENT_ACTIONS = ("return", "uphold_return", "reject_return", "request_extension", "approve_extension",
@@ -288,7 +292,7 @@ def _ticket_counts(session: Session, lo: dt.datetime, hi: dt.datetime, now: dt.d
         r = out.setdefault(unit_id, _zero())
         out.setdefault(platform_id, _zero())["platform_received"] += n
         r["received"] += n
-        running_overdue = status in RUNNING and bool(f & HAS_DUE) and bool(f & DUE_PAST)
+        running_overdue = status in STILL_HANDLED and bool(f & HAS_DUE) and bool(f & DUE_PAST)
         if running_overdue:
             r["overdue_open"] += n
         if status in ("closed", "archived"):
@@ -497,7 +501,7 @@ def overdue_tickets(session: Session, actor: Actor, now: dt.datetime, limit: int
                     offset: int = 0) -> tuple[int, list[Ticket]]:
     """Tickets still being handled past their close deadline that ``actor``
     may see, the most overdue first (the 督办 list)."""
-    q = select(Ticket).where(visible_clause(actor), Ticket.status.in_(RUNNING), Ticket.due_at < now)
+    q = select(Ticket).where(visible_clause(actor), Ticket.status.in_(STILL_HANDLED), Ticket.due_at < now)
     total = session.scalar(select(func.count()).select_from(q.subquery()))
     rows = session.scalars(q.order_by(Ticket.due_at, Ticket.id).offset(offset).limit(limit)).all()
     return total, list(rows)
@@ -510,12 +514,3 @@ def refresh_ledger_job() -> None:
 
     with database().session() as s:
         refresh_ledger(s)
-
-
-def _declare() -> None:
-    from dispatch import periodic
-
-    periodic.declare("figures-ledger", "dispatch.figures.refresh_ledger_job", 300)
-
-
-_declare()

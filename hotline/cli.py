@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from hotline.config import ConfigError, Settings
+from runtime.settings import ConfigError, Settings
 from models import Database
 from models.migrate import DatabaseNotMigrated, safe_url, upgrade
 
@@ -79,7 +79,7 @@ def cmd_serve(args) -> int:
     warm_classifier()
     from dispatch import periodic
 
-    periodic.start_in_process(app.extensions["hotline.db"])
+    periodic.start_in_process(app.extensions["hotline.runtime"].periodic)
     print(f"serving on http://{args.host}:{args.port}/", flush=True)
     socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True, use_reloader=False)
     return 0
@@ -95,6 +95,7 @@ def cmd_worker(args) -> int:
     from rq import Worker
 
     from dispatch import jobs, periodic
+    from hotline import wiring
     from hotline.realtime import external_emitter
 
     s = _settings()
@@ -102,13 +103,23 @@ def cmd_worker(args) -> int:
         print("REDIS_URL is not set: on the embedded default jobs run inline, no worker is needed",
               file=sys.stderr)
         return 2
-    db = Database(s.database_url)
-    jobs.configure(s.redis_url, db)
+    rt = wiring.boot(s)
     external_emitter(s.redis_url)
     conn = jobs.redis_connection()
-    periodic.start_cron_thread(conn)
+    periodic.start_cron_thread(conn, rt.periodic)
     worker = Worker(list(jobs.QUEUES), connection=conn)
     worker.work(with_scheduler=True, burst=args.burst)
+    return 0
+
+
+def cmd_wiring(args) -> int:
+    """Print what this process is wired with (hooks, peers, periodic jobs)."""
+    import json
+
+    from hotline import wiring
+
+    rt = wiring.boot(_settings())
+    print(json.dumps(rt.describe(), ensure_ascii=False, indent=2, sort_keys=True))
     return 0
 
 
@@ -119,15 +130,15 @@ def cmd_calendar(args) -> int:
 
     from dispatch import dues
     from dispatch.calendar import CalendarError
+    from hotline import wiring
 
-    s = _settings()
-    db = Database(s.database_url)
+    rt = wiring.boot(_settings())
     if args.calendar_command == "status":
-        with db.session() as session:
+        with rt.db.session() as session:
             print(json.dumps(dues.status(session), ensure_ascii=False, indent=2))
         return 0
     try:
-        r = dues.import_year(db, args.file, by=args.by, dry_run=args.dry_run)
+        r = dues.import_year(rt.db, args.file, rt.tickets, by=args.by, dry_run=args.dry_run)
     except (CalendarError, OSError) as e:
         print(f"日历文件无效 / invalid calendar file: {e}", file=sys.stderr)
         return 2
@@ -156,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--host", default="127.0.0.1")
         sp.add_argument("--port", type=int, default=5000)
         sp.set_defaults(fn=fn)
+    sub.add_parser("wiring", help="print the hooks, peers and periodic jobs every process is wired with"
+                   ).set_defaults(fn=cmd_wiring)
     w = sub.add_parser("worker", help="run an rq worker with the scheduler (needs REDIS_URL)")
     w.add_argument("--burst", action="store_true", help="stop when the queues are empty")
     w.set_defaults(fn=cmd_worker)

@@ -98,7 +98,7 @@ def test_a_missing_year_makes_dues_pending_visibly_and_import_recomputes_them(ap
     # The official notice arrives: 2028-03-06 made a holiday for the test.
     path = year_file(tmp_path, 2028, holidays=[{"name": "测试假日", "date": "2028-03-06"}])
     with at(local(2028, 3, 3, 10, 0)):
-        result = dues.import_year(db, path, by="测试管理员", service=svc)
+        result = dues.import_year(db, path, svc, by="测试管理员")
     assert result == {"year": 2028, "provisional": False, "tickets": 2, "changed": 2, "unchanged": 0,
                       "dry_run": False}
     late = f.load(db, replied.id)
@@ -136,7 +136,7 @@ def test_provisional_dues_are_marked_and_the_official_year_replaces_them(seeded_
     # The official 2027 (for the test: 3 March a holiday) moves the due a day.
     path = year_file(tmp_path, 2027, holidays=[{"name": "测试假日", "date": "2027-03-03"}])
     with at(local(2027, 3, 2, 10, 0)):
-        result = dues.import_year(db, path, service=svc)
+        result = dues.import_year(db, path, svc)
     assert result["changed"] == 1
     t = f.load(db, t.id)
     assert t.due_state == "" and t.due_at == local(2027, 3, 11, 10, 0)

@@ -14,8 +14,8 @@
 - ix_tickets_open_due now covers awaiting_citizen too: an overdue ticket stays
   overdue while it waits for the citizen (docs/sla.md).
 
-Revision ID: 0007_event_units
-Revises: 0006_audit
+Revision ID: 0008_event_units
+Revises: 0007_lexicon
 Create Date: 2026-11-30 01:45:00
 """
 from alembic import op
@@ -23,8 +23,8 @@ import sqlalchemy as sa
 import models.base
 
 
-revision = '0007_event_units'
-down_revision = '0006_audit'
+revision = '0008_event_units'
+down_revision = '0007_lexicon'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """outbox: unanswered attempts, first failure, why dead, claim time
 
-Revision ID: 0008_outbox_faults
-Revises: 0007_lexicon
+Revision ID: 0009_outbox_faults
+Revises: 0008_event_units
 Create Date: 2026-11-30 01:45:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import models.base
 
 
-revision = '0008_outbox_faults'
-down_revision = '0007_lexicon'
+revision = '0009_outbox_faults'
+down_revision = '0008_event_units'
 branch_labels = None
 depends_on = None
 

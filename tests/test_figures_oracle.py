@@ -43,10 +43,10 @@ from dispatch import figures as F, sla
 from dispatch.access import SYSTEM, Actor
 from dispatch.calendar import LOCAL_TZ, SHIPPED_DIR, WorkCalendar
 from dispatch.errors import DomainError
-from dispatch.services import IntakeData, TicketService
+from dispatch.services import IntakeData
 from dispatch.workflow import TRANSITIONS
 from models import SlaClock, Ticket, TicketEvent, Unit, User
-from tests.dispatch.factories import FixedPredictor
+from tests.dispatch import factories
 
 UTC = dt.timezone.utc
 FIRST = dt.datetime(2026, 10, 24, 0, 0, tzinfo=LOCAL_TZ)
@@ -267,8 +267,9 @@ class World:
 
     def __init__(self, db):
         self.db = db
-        self.svc = TicketService(db, predictor=lambda: FixedPredictor())
-        self.unsure = TicketService(db, predictor=lambda: FixedPredictor(confidence=0.2))
+        # The service as every entry point gets it (all hooks and peer actions).
+        self.svc = factories.service(db)
+        self.unsure = factories.service(db, confidence=0.2)
         with db.session() as s:
             units = list(s.scalars(select(Unit).order_by(Unit.path)))
             users = list(s.scalars(select(User)))

@@ -19,11 +19,12 @@ import logging
 import queue
 import sys
 
+import socketio as python_socketio
 from flask import Flask, request, session
 from flask_socketio import SocketIO, join_room
 from sqlalchemy import select
 
-from dispatch import events, rooms
+from dispatch import events, redis_client, rooms
 from dispatch.access import Actor
 from hotline.auth import hash_token
 from hotline.services import db
@@ -31,6 +32,29 @@ from models import ApiToken, User
 
 log = logging.getLogger(__name__)
 socketio = SocketIO()
+CHANNEL = "flask-socketio"
+
+
+class RedisQueue(python_socketio.RedisManager):
+    """Socket.IO's Redis message queue with the service's Redis timeouts: a
+    publish (after a commit, in the request) gives up within the short
+    socket timeout, and is skipped while the breaker is open; the listener
+    waits on its own connection without a socket timeout, because an idle
+    channel is not an error.  A notice lost that way is a live update
+    missed: the consoles re-read the state on their next load."""
+
+    def _redis_connect(self):
+        # Called by the listener thread (and by the base class's publish,
+        # which ``_publish`` below replaces).
+        self.redis = redis_client.client(self.redis_url, listen=True)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
+
+    def _publish(self, data):
+        if getattr(self, "_publisher", None) is None:
+            self._publisher = redis_client.client(self.redis_url)
+        return redis_client.guarded("Socket.IO publish",
+                                    lambda: self._publisher.publish(self.channel, self.json.dumps(data)))
 
 
 def _actor(auth) -> Actor | None:
@@ -97,8 +121,9 @@ def deliver_in_background() -> None:
 
 def init_app(app: Flask) -> None:
     settings = app.config["HOTLINE"]
-    socketio.init_app(app, message_queue=settings.redis_url, async_mode=async_mode(),
-                      logger=False, engineio_logger=False)
+    # Always given: the module's SocketIO keeps options across init_app calls.
+    manager = RedisQueue(settings.redis_url, channel=CHANNEL) if settings.redis_url else None
+    socketio.init_app(app, async_mode=async_mode(), logger=False, engineio_logger=False, client_manager=manager)
     events.subscribe(_emit)
 
     @socketio.on("connect")
@@ -114,9 +139,9 @@ def init_app(app: Flask) -> None:
 
 def external_emitter(redis_url: str) -> None:
     """In an rq worker: emit through the Redis message queue."""
-    emitter = SocketIO(message_queue=redis_url)
+    emitter = RedisQueue(redis_url, channel=CHANNEL, write_only=True)
 
     def emit(name, payload, rooms):
-        emitter.emit(name, payload, to=list(rooms), namespace="/")
+        emitter.emit(name, payload, room=list(rooms), namespace="/")
 
     events.subscribe(emit)

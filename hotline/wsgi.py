@@ -6,13 +6,11 @@ gunicorn's threaded worker (``gunicorn --workers 1 --threads 64
 hotline.wsgi:app``) each open console holds a thread, so 64 consoles stop
 HTTP altogether: use it only where no console connects (an API-only pool).
 """
-from dispatch import periodic
 from hotline.app import create_app
-from hotline.cli import warm_classifier
+from hotline.cli import start_periodic, warm_classifier
 from hotline.realtime import deliver_in_background
 
 app = create_app()
 warm_classifier()
 deliver_in_background()
-if app.config["HOTLINE"].inline_jobs:
-    periodic.start_in_process(app.extensions["hotline.runtime"].periodic)
+start_periodic(app)

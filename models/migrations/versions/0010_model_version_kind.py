@@ -1,15 +1,15 @@
 """model versions: kind (topic model or unit router)
 
-Revision ID: 0008_model_kind
-Revises: 0007_lexicon
+Revision ID: 0010_model_kind
+Revises: 0009_outbox_faults
 Create Date: 2026-11-30 02:05:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0008_model_kind'
-down_revision = '0007_lexicon'
+revision = '0010_model_kind'
+down_revision = '0009_outbox_faults'
 branch_labels = None
 depends_on = None
 

@@ -61,15 +61,14 @@ def cmd_create_token(args) -> int:
 
 
 def warm_classifier() -> None:
-    print("loading the classifier and the unit router (the first start trains them, minutes)…", flush=True)
+    print("loading the classifier and the unit router (the first start trains them, a few minutes)…", flush=True)
     from classifier import get_predictor
-    from classifier.units import get_router
 
     get_predictor()
-    # Loaded now rather than by the first intake: in the production server
-    # that load would stall every open console for its duration.
-    get_router()
-    print("classifier ready", flush=True)
+    from classifier import units
+
+    units.get_router()
+    print("classifier and unit router ready", flush=True)
 
 
 def start_periodic(app) -> bool:

@@ -34,18 +34,6 @@ def start(args, env, log_path=None):
     return proc
 
 
-def models_ready() -> None:
-    """Train the classifier and the unit router now, if their files do not
-    exist yet (a fresh clone): a server started afterwards loads them in a
-    second instead of training them while a test waits on its first
-    request."""
-    from classifier import get_predictor
-    from classifier.units import get_router
-
-    get_predictor()
-    get_router()
-
-
 def wait_http(url, proc, timeout=120):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -66,6 +54,16 @@ def stop(proc) -> None:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def ensure_models() -> None:
+    """The default topic model and unit router files exist (trained once if
+    missing) before a server process loads them: a fresh clone would
+    otherwise train them inside the server while the test waits for it."""
+    from classifier import get_predictor, units
+
+    get_predictor()
+    units.get_router()
 
 
 def actor(db: Database, username: str) -> Actor:

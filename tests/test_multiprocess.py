@@ -13,7 +13,7 @@ import pytest
 import requests
 import socketio as sio
 
-from tests.helpers import ROOT, WAGES, free_port, models_ready, start, stop, token, wait_http
+from tests.helpers import ROOT, WAGES, free_port, start, stop, token, wait_http
 
 
 @contextmanager
@@ -39,7 +39,9 @@ def wait_until(check, seconds=60):
 
 @pytest.fixture
 def two_servers(seeded_db, database_url, redis_url, redis_conn):
-    models_ready()
+    from tests.helpers import ensure_models
+
+    ensure_models()  # the model files exist before the servers load them
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url,
                SECRET_KEY="multiprocess-test-secret-key", HOTLINE_ENV="test")
     ports = [free_port(), free_port()]

@@ -101,9 +101,9 @@ def _wait_for_wiring(proc, timeout: float = 120) -> dict:
 
 
 def test_web_worker_and_cli_have_the_same_hooks_peers_and_jobs(seeded_db, database_url, redis_url, redis_conn):
-    from tests.helpers import models_ready
+    from tests.helpers import ensure_models
 
-    models_ready()
+    ensure_models()  # the model files exist before the servers load them
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     env.update(DATABASE_URL=database_url, SECRET_KEY="wiring-test-secret-key-0123", HOTLINE_ENV="test")
     cli = subprocess.run([sys.executable, "-m", "hotline", "wiring"], cwd=ROOT, env=env, capture_output=True,

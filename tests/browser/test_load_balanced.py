@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.conftest import IN_CI
-from tests.helpers import WAGES, bearer, browser_login, free_port, models_ready, start, stop, wait_http
+from tests.helpers import WAGES, bearer, browser_login, ensure_models, free_port, start, stop, wait_http
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
@@ -52,7 +52,7 @@ def balanced(seeded_db, database_url, redis_url, redis_conn, tmp_path):
         if IN_CI:
             pytest.fail("CI is set but haproxy is missing (.ci/run installs Debian's haproxy)")
         pytest.skip("haproxy is not installed")
-    models_ready()
+    ensure_models()  # the model files exist before the servers load them
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url,
                SECRET_KEY="balanced-test-secret-key-0123", HOTLINE_ENV="test")
     ports = {"a": free_port(), "b": free_port()}

@@ -125,6 +125,9 @@ class Verdict:
     words: tuple[str, ...]
     against: tuple[str, ...] = ()
     cues: dict = field(default_factory=dict)
+    #: The most probable kind even below the threshold (for a peer that
+    #: pushes an emergency the detector would not have flagged).
+    likely_kind: str | None = None
 
     @property
     def kind_label(self) -> str:
@@ -224,7 +227,7 @@ class Detector:
         emergency = p_em >= self.cfg.threshold
         words, against = self._explain(norm, feats, kind)
         return Verdict(emergency, kind if emergency else None, p_em, kind_conf if emergency else 0.0,
-                       words, against, cue_hits(norm))
+                       words, against, cue_hits(norm), kind)
 
     def _explain(self, norm: str, feats: dict[int, float], kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The words that decided: n-grams whose weight pushed towards

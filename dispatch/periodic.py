@@ -76,7 +76,7 @@ def start_cron_thread(redis_conn) -> threading.Thread:
 
 
 def _import_declarers() -> None:
-    for mod in ("dispatch.sweeps", "integrations.outbox", "dispatch.figures"):
+    for mod in ("dispatch.sweeps", "integrations.outbox", "dispatch.figures", "integrations.emergency"):
         try:
             __import__(mod)
         except ImportError:

@@ -802,6 +802,7 @@ def summary(t: Ticket) -> dict:
         "due_at": t.due_at.isoformat() if t.due_at else None,
         "sign_due_at": t.sign_due_at.isoformat() if t.sign_due_at else None,
         "needs_review": t.needs_review,
+        "emergency": (t.extra or {}).get("emergency"),
     }
 
 

@@ -30,7 +30,8 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     app.extensions["hotline.db"] = Database(settings.database_url)
 
     from dispatch import jobs
-    from hotline import admin, api, auth, console, errors, figures, open311, realtime, services, webhooks
+    from hotline import (admin, api, auth, console, emergencies, errors, figures, open311, realtime, services,
+                         webhooks)
 
     jobs.configure(settings.redis_url, app.extensions["hotline.db"])
     services.init_app(app)
@@ -43,4 +44,5 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     open311.init_app(app)
     figures.init_app(app)
     admin.init_app(app)
+    emergencies.init_app(app)
     return app

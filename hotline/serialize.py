@@ -50,6 +50,9 @@ def ticket_json(t: Ticket, actor: Actor) -> dict:
         "merged_into_id": t.merged_into_id, "call_id": t.call_id,
         "created_at": _iso(t.created_at), "updated_at": _iso(t.updated_at),
         "allowed_actions": _actions_for(t, actor),
+        # Set at intake when the ticket was screened as an emergency (kind,
+        # deciding words, its own sign-for clock).
+        "emergency": (t.extra or {}).get("emergency"),
     }
 
 

@@ -32,7 +32,8 @@ def _ticket(t: Ticket) -> dict:
             "platform": t.platform.name, "return_count": t.return_count,
             "due_at": t.due_at.isoformat() if t.due_at else None,
             "sign_due_at": t.sign_due_at.isoformat() if t.sign_due_at else None,
-            "category_confidence": t.category_confidence}
+            "category_confidence": t.category_confidence,
+            "emergency": (t.extra or {}).get("emergency")}
 
 
 def _need_platform(actor: Actor) -> None:
@@ -57,6 +58,8 @@ def review_queue(s: Session, actor: Actor) -> dict:
             "needs_coordinator": t.return_count >= 3})
     low = s.scalars(select(Ticket).where(vis, Ticket.status == "accepted", Ticket.needs_review.is_(True))
                     .order_by(Ticket.created_at).limit(LIMIT)).all()
+    # Emergencies top the queue (stable: oldest first within each group).
+    low = sorted(low, key=lambda t: not (t.extra or {}).get("emergency"))
     ext = s.execute(select(ExtensionRequest, Ticket).join(Ticket, Ticket.id == ExtensionRequest.ticket_id)
                     .where(vis, ExtensionRequest.state == "pending").order_by(ExtensionRequest.requested_at)
                     .limit(LIMIT)).all()

@@ -161,6 +161,7 @@ def _on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list)
         linkage.touch(s, t, PEER, "inbound", after_commit, detail={"signed_at": ev.at.isoformat()})
     if t.status in FINAL_TICKET_STATES and row.state != "closed":
         linkage.touch(s, t, PEER, "inbound", after_commit, state="closed", last_note="工单已办结，移出看板")
+        _mark(t, "closed")
         # A police suggestion nobody confirmed leaves the board with it.
         sug = linkage.find(s, t.id, "police110", "outbound")
         if sug is not None and sug.state == "suggested":
@@ -168,6 +169,13 @@ def _on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list)
 
 
 # ------------------------------------------------------------------ hand-over and dismissal
+def _mark(t: Ticket, state: str, **more) -> None:
+    """The ticket's own copy of the screening follows the hand-over or
+    dismissal (a new dict: the JSON column notices reassignment only)."""
+    info = (t.extra or {}).get("emergency")
+    if info is not None:
+        t.extra = {**t.extra, "emergency": {**info, "state": state, **more}}
+
 def handover(db: Database, service, actor, ticket_id: int, target: str, number: str = "", operator: str = "",
              outcome: str = "", expected_version: int | None = None):
     """One click on the banner.  ``police110`` is the existing push; the
@@ -196,6 +204,7 @@ def handover(db: Database, service, actor, ticket_id: int, target: str, number: 
         row = _emergency_row(s, t)
         if row is not None and row.state == "open":
             linkage.touch(s, t, PEER, "inbound", after, state="handed_over", last_note=f"已移交{label}")
+        _mark(t, "handed_over", handed_to=[*((t.extra or {}).get("emergency", {}).get("handed_to") or []), target])
 
     reason = f"三方通话 {label} {record['number']}，对方接线员{record['operator'] or '未留名'}，结果：{record['outcome']}"
     with linkage.in_change(target, None, payload={"three_way_call": record}, apply=apply):
@@ -214,6 +223,7 @@ def dismiss(db: Database, service, actor, ticket_id: int, reason: str):
         linkage.touch(s, t, PEER, "inbound", after, state="dismissed", last_note=f"已排除：{reason}",
                       detail={"dismissed_by": actor.display_name, "dismissed_at": utcnow().isoformat(),
                               "dismiss_reason": reason})
+        _mark(t, "dismissed")
 
     with linkage.in_change(PEER, None, payload={"emergency_dismissed": {"reason": reason}}, apply=apply):
         return service.act(actor, ticket_id, "note", {"reason": f"排除紧急提示：{reason}"})

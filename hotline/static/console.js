@@ -272,7 +272,8 @@
       if (!d.low_confidence.length) emptyRow(lt, 6, "暂无待人工派单工单"); else lt.innerHTML = "";
       d.low_confidence.forEach((t) => {
         const tr = document.createElement("tr");
-        tr.innerHTML = `<td>${link(t)}</td><td>${esc(t.subject)}</td><td>${esc(t.category || "未能判断")}</td>
+        if (t.emergency) tr.classList.add("emergency-row");
+        tr.innerHTML = `<td>${link(t)}</td><td>${t.emergency ? '<strong class="em-tag">紧急</strong> ' : ""}${esc(t.subject)}</td><td>${esc(t.category || "未能判断")}</td>
           <td>${t.category_confidence == null ? "—" : Math.round(t.category_confidence * 100) + "%"}</td><td>${esc(t.platform)}</td><td><a href="/tickets/${t.id}">派单</a></td>`;
         lt.appendChild(tr);
       });

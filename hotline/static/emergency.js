@@ -157,6 +157,25 @@
     form.description.addEventListener("input", () => { if (created) { created = null; w.reset(); w.check(); } });
   }
 
+  // ------------------------------------------------------------ 工单页
+  // A ticket screened as an emergency and still open shows the same banner
+  // (the agent who took it, or a colleague, can still hand over or dismiss).
+  async function initTicket() {
+    const page = $("#ticket-page"), banner = $("#emergency-banner"), text = $("#emergency-text");
+    if (!page || !banner || !window.HOTLINE || window.HOTLINE.role === "department") return;
+    const id = Number(page.dataset.ticketId);
+    const t = await C.api("GET", "/tickets/" + id);
+    const em = t.emergency;
+    if (!em || ["dismissed", "closed"].includes(em.state) || ["closed", "archived", "cancelled", "merged"].includes(t.status)) return;
+    text.value = [t.subject, t.description].filter(Boolean).join(" ");
+    const w = watch(text, banner, {
+      ticket: async () => t,
+      dismiss: (d) => C.api("POST", `/tickets/${id}/emergency/dismiss`, {reason: d.reason}),
+    });
+    w.now();
+  }
+
   if (document.body.dataset.page === "intake") initIntake();
+  if (document.body.dataset.page === "ticket") initTicket();
   window.hotlineEmergency = {watch, initBoardEmergencies, clock};
 })();

@@ -78,6 +78,8 @@ def test_handover_to_119_is_a_three_way_call_record(client, seeded_db):
     linked = rows(seeded_db, t["id"])
     assert linked[("fire119", "outbound")][0] == "handed_over"
     assert linked[("emergency", "inbound")][0] == "handed_over"
+    got = client.get(f"/api/v1/tickets/{t['id']}", headers=agent).get_json()["emergency"]
+    assert got["state"] == "handed_over" and got["handed_to"] == ["fire119"]
     # a department cannot hand over
     r = client.post(url, json={"target": "medical120", "number": "120", "outcome": "x"},
                     headers=bearer(seeded_db, "gy_rsj"))
@@ -106,6 +108,7 @@ def test_dismissal_after_intake_takes_it_off_the_board(client, seeded_db):
     state, detail, _ = rows(seeded_db, t["id"])[("emergency", "inbound")]
     assert state == "dismissed" and detail["dismiss_reason"] == "来电人确认是拍电影"
     assert client.get("/api/v1/emergencies", headers=agent).get_json()["items"] == []
+    assert client.get(f"/api/v1/tickets/{t['id']}", headers=agent).get_json()["emergency"]["state"] == "dismissed"
     plain = create(client, agent, BILL)
     r = client.post(f"/api/v1/tickets/{plain['id']}/emergency/dismiss", json={"reason": "x"}, headers=agent)
     assert r.status_code == 404

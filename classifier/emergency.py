@@ -238,6 +238,21 @@ class Detector:
         return _spans(norm, contrib, 1), _spans(norm, contrib, -1)
 
 
+def _word_bounds(norm: str) -> tuple[set[int], set[int]]:
+    """Where jieba's words start and end, so that a deciding span is shown
+    as whole words (老人, not 有老)."""
+    from classifier.text import ensure_jieba
+
+    ensure_jieba()
+    import jieba
+
+    starts, ends = set(), set()
+    for _, a, b in jieba.tokenize(norm):
+        starts.add(a)
+        ends.add(b)
+    return starts, ends
+
+
 def _spans(norm: str, contrib: dict[str, float], sign: int, top: int = 4) -> tuple[str, ...]:
     score = np.zeros(len(norm))
     for gram, c in contrib.items():
@@ -250,19 +265,26 @@ def _spans(norm: str, contrib: dict[str, float], sign: int, top: int = 4) -> tup
     if not score.any():
         return ()
     cut = score.max() * 0.25
-    spans, i = [], 0
+    starts, ends = _word_bounds(norm)
+    found: dict[str, float] = {}
+    i = 0
     while i < len(norm):
         if score[i] > cut and norm[i] != " ":
             j = i
             while j < len(norm) and score[j] > cut and norm[j] != " ":
                 j += 1
-            if j - i >= 2:
-                spans.append((float(score[i:j].sum()), norm[i:j]))
+            a, b = i, j
+            while a > 0 and a not in starts and norm[a - 1] != " ":
+                a -= 1
+            while b < len(norm) and b not in ends and norm[b] != " ":
+                b += 1
+            if b - a >= 2:
+                found[norm[a:b]] = max(found.get(norm[a:b], 0.0), float(score[i:j].sum()))
             i = j
         else:
             i += 1
-    spans.sort(reverse=True)
-    return tuple(s for _, s in spans[:top])
+    ranked = sorted(found.items(), key=lambda kv: -kv[1])
+    return tuple(w for w, _ in ranked[:top])
 
 
 def _override(norm: str, probs: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from dispatch.services import IntakeData
 from dispatch.workflow import describe
 from hotline.auth import api_auth, csrf, current_actor
 from hotline.schemas import ActionIn, SuggestIn, TicketIn, parse
-from hotline.serialize import event_json, ticket_json
+from dispatch.ticket_json import event_json, ticket_json
 from hotline.services import db, tickets
 from integrations import emergency
 from models import STATUSES, Category, Ticket, TicketEvent, Unit

@@ -6,7 +6,9 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
 
-from dispatch.workflow import RECORD_ONLY, TRANSITIONS
+from dispatch import workflow
+from dispatch.workflow import (CALLBACK_AGENTS, COORDINATORS, DISPATCHERS, FIGURE_READERS, RECORD_ONLY, REVIEWERS,
+                               TRANSITIONS)
 from hotline.auth import authenticate, current_actor, page_auth
 from hotline.services import db
 from models import CHANNELS, REQUEST_TYPES, STATUSES, URGENCIES, Unit
@@ -24,10 +26,19 @@ def inject():
         with db().session() as s:
             u = s.get(Unit, actor.unit_id)
             unit = u.name if u else ""
+    vocabulary = workflow.vocabulary()
+    page_data = {
+        "statuses": STATUSES, "channels": CHANNELS, "urgencies": URGENCIES,
+        "actionLabels": {k: t.label for k, t in TRANSITIONS.items()} | RECORD_ONLY,
+        "actionRequired": {k: list(t.required) for k, t in TRANSITIONS.items()},
+        # The named sets of dispatch/workflow.py, so the JavaScript does not retype them.
+        "sets": vocabulary["statuses"], "roles": vocabulary["roles"],
+        "thirdReturn": vocabulary["third_return"], "callbackTries": vocabulary["callback_tries"],
+        "role": actor.role if actor else None, "unitId": actor.unit_id if actor else None,
+    }
     return {"actor": actor, "unit_name": unit, "STATUSES": STATUSES, "CHANNELS": CHANNELS,
-            "URGENCIES": URGENCIES, "REQUEST_TYPES": REQUEST_TYPES,
-            "ACTION_LABELS": {k: t.label for k, t in TRANSITIONS.items()} | RECORD_ONLY,
-            "ACTION_REQUIRED": {k: list(t.required) for k, t in TRANSITIONS.items()}}
+            "URGENCIES": URGENCIES, "REQUEST_TYPES": REQUEST_TYPES, "ROLE_SETS": vocabulary["roles"],
+            "PAGE_DATA": page_data}
 
 
 @bp.get("/")
@@ -72,7 +83,7 @@ def logout():
 
 
 @bp.get("/intake")
-@page_auth("agent", "dispatcher", "admin")
+@page_auth(*DISPATCHERS)
 def intake():
     return render_template("intake.html")
 
@@ -84,19 +95,19 @@ def inbox():
 
 
 @bp.get("/review")
-@page_auth("dispatcher", "coordinator", "admin")
+@page_auth(*REVIEWERS)
 def review():
     return render_template("review.html")
 
 
 @bp.get("/board")
-@page_auth("coordinator", "dispatcher", "supervisor", "admin")
+@page_auth(*COORDINATORS)
 def board():
     return render_template("board.html")
 
 
 @bp.get("/callbacks")
-@page_auth("agent", "dispatcher", "admin")
+@page_auth(*CALLBACK_AGENTS)
 def callbacks():
     return render_template("callbacks.html")
 
@@ -108,13 +119,13 @@ def ticket(ticket_id: int):
 
 
 @bp.get("/linkage")
-@page_auth("coordinator", "dispatcher", "supervisor", "admin")
+@page_auth(*COORDINATORS)
 def linkage_board():
     return render_template("linkage_board.html")
 
 
 @bp.get("/calls")
-@page_auth("agent", "dispatcher", "admin")
+@page_auth(*DISPATCHERS)
 def calls():
     return render_template("linkage_calls.html")
 

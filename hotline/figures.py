@@ -17,14 +17,15 @@ from flask import Blueprint, Flask, jsonify, render_template, request, send_file
 from dispatch import figures as F
 from dispatch.errors import Forbidden, Invalid, NotFound
 from dispatch.access import Actor
+from dispatch.workflow import FIGURE_READERS
 from hotline.auth import api_auth, current_actor, page_auth
-from hotline.serialize import ticket_json
+from dispatch.ticket_json import ticket_json
 from hotline.services import db
 from models import Unit, utcnow
 
 bp = Blueprint("figures", __name__)
 # Agents take calls; the figures are for those who supervise or handle.
-ROLES = ("supervisor", "coordinator", "dispatcher", "admin", "department")
+ROLES = FIGURE_READERS
 MAX_TREND_MONTHS = 24
 
 

@@ -32,12 +32,12 @@ from werkzeug.exceptions import HTTPException
 from dispatch.access import Actor
 from dispatch.errors import DomainError
 from dispatch.services import IntakeData
+from dispatch.workflow import OPEN
 from hotline.auth import csrf, hash_token
 from hotline.services import db, tickets
 from models import STATUSES, ApiToken, Category, Ticket
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
-OPEN = {"accepted", "dispatched", "handling", "returned", "replied"}
 FORMATS = ("json", "xml")
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 

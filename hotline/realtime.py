@@ -1,9 +1,9 @@
 """Live status over Socket.IO.
 
 Connections are authenticated on connect (the console's session cookie, or
-``auth={"token": ...}`` with an API token) and join rooms: ``unit:<id>`` for
-their unit, ``role:<role>``, ``user:<id>``, and ``platform:all`` for the
-province platform, which sees everything.  The service layer publishes after
+``auth={"token": ...}`` with an API token) and join the rooms
+``dispatch.rooms.for_actor`` names: their unit, their role, themselves, and
+every platform for the province platform, which sees everything.  The service layer publishes after
 commit; with REDIS_URL set, Socket.IO uses Redis as its message queue so
 several web processes and the rq workers all reach every browser.
 """
@@ -15,7 +15,7 @@ from flask import Flask, request, session
 from flask_socketio import SocketIO, join_room
 from sqlalchemy import select
 
-from dispatch import events
+from dispatch import events, rooms
 from dispatch.access import Actor
 from hotline.auth import hash_token
 from hotline.services import db
@@ -23,13 +23,6 @@ from models import ApiToken, User
 
 log = logging.getLogger(__name__)
 socketio = SocketIO()
-
-
-def rooms_for(actor: Actor) -> list[str]:
-    rooms = [f"unit:{actor.unit_id}", f"role:{actor.role}", f"user:{actor.user_id}"]
-    if actor.is_province:
-        rooms.append("platform:all")
-    return rooms
 
 
 def _actor(auth) -> Actor | None:
@@ -62,7 +55,7 @@ def init_app(app: Flask) -> None:
         if actor is None:
             log.info("socket connection refused: not authenticated (%s)", request.remote_addr)
             return False
-        for room in rooms_for(actor):
+        for room in rooms.for_actor(actor):
             join_room(room)
         return True
 

@@ -37,7 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from classifier.emergency import KIND_LABELS, detect
-from dispatch import events, hooks, periodic
+from dispatch import events
 from dispatch.errors import Invalid, NotFound
 from integrations import linkage
 from models import Database, Linkage, Ticket, TicketEvent, utcnow
@@ -138,8 +138,10 @@ def _emergency_row(s: Session, t: Ticket) -> Linkage | None:
     return linkage.find(s, t.id, PEER, "inbound")
 
 
-@hooks.on_ticket_event
-def _on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
+def on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
+    """Hook (hotline/wiring.py): an accepted emergency goes on the board with
+    its clock, a dismissal at intake into the history; signing stops the
+    clock; a closed ticket takes its emergency off the board."""
     extra = t.extra or {}
     if ev.action == "accept":
         info = extra.get("emergency")
@@ -280,12 +282,9 @@ def alarm_unacknowledged(db: Database, now: dt.datetime | None = None) -> list[i
     return raised
 
 
-periodic.declare("emergency-ack-sweep", "integrations.emergency.sweep", 20)
-
-
 def sweep() -> int:
-    """Periodic job (rq cron beside the workers, or in the web process on
-    the embedded default)."""
+    """Periodic job ``emergency-ack-sweep`` (hotline/wiring.py): rq cron
+    beside the workers, or in the web process on the embedded default."""
     from dispatch import jobs
 
     return len(alarm_unacknowledged(jobs.database()))

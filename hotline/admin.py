@@ -203,6 +203,18 @@ def audit_log():
                                    "reason": e.reason, "payload": e.payload} for e in rows]})
 
 
+@api.get("/calendar")
+@api_auth
+def calendar_status():
+    """The working-day calendar in force: years, provisional ones, and open
+    tickets whose dues wait for a missing year (the admin page's alert)."""
+    from dispatch import dues
+
+    _admin()
+    with db().session() as s:
+        return jsonify(dues.status(s))
+
+
 @pages.get("/admin")
 @page_auth("admin")
 def admin_page():

@@ -1,4 +1,4 @@
-"""``python -m hotline``: serve, worker, init-db, seed-demo, create-token,
+"""``python -m hotline``: serve, worker, init-db, seed-demo, create-token, calendar,
 demo (init-db + seed-demo + serve, the README's first command),
 routing-eval (unit routing figures on an annotated CSV), emergency-eval (the
 emergency detector's figures on a labelled CSV)."""
@@ -163,6 +163,34 @@ def cmd_wiring(args) -> int:
     return 0
 
 
+def cmd_calendar(args) -> int:
+    """`calendar import FILE`: load the official year, recompute open dues
+    (docs/sla.md); `calendar status`: years, provisional ones, pending dues."""
+    import json
+
+    from dispatch import dues
+    from dispatch.calendar import CalendarError
+    from hotline import wiring
+
+    rt = wiring.boot(_settings())
+    if args.calendar_command == "status":
+        with rt.db.session() as session:
+            print(json.dumps(dues.status(session), ensure_ascii=False, indent=2))
+        return 0
+    try:
+        r = dues.import_year(rt.db, args.file, rt.tickets, by=args.by, dry_run=args.dry_run)
+    except (CalendarError, OSError) as e:
+        print(f"日历文件无效 / invalid calendar file: {e}", file=sys.stderr)
+        return 2
+    kind = "provisional" if r["provisional"] else "official"
+    if r["dry_run"]:
+        print(f"{r['year']} ({kind}) is valid; {r['tickets']} open tickets would be recomputed (dry run)")
+    else:
+        print(f"{r['year']} ({kind}) imported; {r['tickets']} open tickets checked: {r['changed']} dues "
+              f"recomputed (recompute_dues events), {r['unchanged']} unchanged")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     p = argparse.ArgumentParser(prog="python -m hotline", description="12345 热线工单服务")
@@ -193,5 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--errors", action="store_true", help="also list the misses and false alarms")
     e.set_defaults(fn=cmd_emergency_eval)
+    cal = sub.add_parser("calendar", help="working-day calendar: import FILE (official year), status")
+    cal_sub = cal.add_subparsers(dest="calendar_command", required=True)
+    ci = cal_sub.add_parser("import", help="load <year>.json and recompute every open due it changes")
+    ci.add_argument("file")
+    ci.add_argument("--by", default="命令行", help="who imports it (recorded in the audit log)")
+    ci.add_argument("--dry-run", action="store_true", help="validate and count, change nothing")
+    cal_sub.add_parser("status", help="years in force, provisional years, pending dues")
+    cal.set_defaults(fn=cmd_calendar)
     args = p.parse_args(argv)
     return args.fn(args)

@@ -61,7 +61,16 @@
   })();
   const ACTIONS = {"routing_rule.create": "新增派单规则", "routing_rule.deactivate": "停用派单规则", "model.activate": "启用模型",
     "model.rollback": "回滚模型", "model.retrain": "请求重训", "api_token.create": "签发API令牌"};
-  function refresh() { loadModels(); loadRules(); loadAudit(); }
+  // Missing calendar years hold dues pending; provisional ones may move (docs/sla.md).
+  async function loadCalendar() {
+    const d = await api("GET", "/admin/calendar");
+    const alerts = d.missing.map((m) => `缺少${m.year}年工作日历：${m.open_tickets} 件在办工单时限待定。`);
+    if (d.provisional_years.length) alerts.push(`${d.provisional_years.join("、")}年为暂定日历（${d.provisional_open_tickets} 件在办工单按暂定日历计算时限）。`);
+    if (alerts.length) alerts.push(`国务院放假通知公布后，运行 ${d.command} 导入并重算。`);
+    const box = $("#calendar-alert"); box.textContent = alerts.join(" "); box.hidden = !d.missing.length && !d.provisional_years.length;
+    $("#calendar-years").textContent = `已有日历：${d.years.join("、")}年` + (Object.keys(d.imported).length ? `；导入：${Object.keys(d.imported).join("、")}年` : "");
+  }
+  function refresh() { loadCalendar(); loadModels(); loadRules(); loadAudit(); }
   async function loadAudit() {
     const d = await api("GET", "/admin/audit");
     $("#audit tbody").innerHTML = d.items.map((e) => `<tr><td>${esc(e.at.slice(0, 19).replace("T", " "))}</td><td>${esc(e.actor)}</td>

@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     )
     app.json.ensure_ascii = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from hotline import (admin, api, auth, console, emergencies, errors, figures, open311, realtime, services,
+    from hotline import (admin, api, auth, console, dbretry, emergencies, errors, figures, open311, realtime, services,
                          webhooks, wiring)
 
     runtime = wiring.boot(settings)
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     app.extensions["hotline.tickets"] = runtime.tickets
     services.init_app(app)
     errors.init_app(app)
+    dbretry.init_app(app)
     auth.init_app(app)
     api.init_app(app)
     console.init_app(app)

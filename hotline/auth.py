@@ -51,8 +51,10 @@ _DUMMY_HASH = generate_password_hash("not-a-password")
 
 
 def _actor_from_bearer(header: str) -> Actor:
+    from hotline.dbretry import repeatable
+
     token = header[len("Bearer "):].strip()
-    with db().session() as s:
+    with repeatable(), db().session() as s:
         row = s.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token),
                                               ApiToken.revoked_at.is_(None)))
         if row is None or not row.user.active:

@@ -69,6 +69,20 @@ def warm_classifier() -> None:
     print("classifier ready", flush=True)
 
 
+def start_periodic(app) -> bool:
+    """The periodic sweeps run in the web process only on the embedded
+    default; with REDIS_URL they run on rq cron beside the workers (every
+    web process running them too would multiply them)."""
+    from dispatch import periodic
+
+    if not app.config["HOTLINE"].inline_jobs:
+        print("periodic jobs: on the rq workers (REDIS_URL is set)", flush=True)
+        return False
+    periodic.start_in_process(app.extensions["hotline.runtime"].periodic)
+    print("periodic jobs: in this process (no REDIS_URL)", flush=True)
+    return True
+
+
 def cmd_serve(args) -> int:
     from hotline.app import create_app
     from hotline.realtime import socketio
@@ -79,9 +93,7 @@ def cmd_serve(args) -> int:
         print(str(e), file=sys.stderr)
         return 2
     warm_classifier()
-    from dispatch import periodic
-
-    periodic.start_in_process(app.extensions["hotline.runtime"].periodic)
+    start_periodic(app)
     print(f"serving on http://{args.host}:{args.port}/", flush=True)
     socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True, use_reloader=False)
     return 0
@@ -107,7 +119,7 @@ def cmd_worker(args) -> int:
         return 2
     rt = wiring.boot(s)
     external_emitter(s.redis_url)
-    conn = jobs.redis_connection()
+    conn = jobs.worker_connection()
     periodic.start_cron_thread(conn, rt.periodic)
     worker = Worker(list(jobs.QUEUES), connection=conn)
     worker.work(with_scheduler=True, burst=args.burst)

@@ -1,12 +1,16 @@
 """Classifier speed and size: training time, model load time, memory of a
 loaded model, single-ticket latency and batch throughput.
 
-    python bench/classifier.py [--model PATH] [--json] [--tickets N]
+    python bench/classifier.py [--model PATH] [--units PATH] [--json] [--tickets N]
 
 Without --model it trains the full configuration on the shipped data (and
 reports the time); --model measures an existing file instead.  Latency and
 throughput run pinned to one CPU core, on texts from the fixed holdout of the
 shipped data.  Load time and memory are measured in fresh subprocesses.
+Routing latency (``routing_ms_*``) is what intake computes per ticket
+before touching the database: the topic model, the lexicon match and the
+unit router (``--units``, default: the default unit router, trained if
+missing).
 Progress goes to stderr, figures to stdout.
 """
 from __future__ import annotations
@@ -69,6 +73,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", help="an existing model file (skips the training measurement)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--tickets", type=int, default=500, help="single-ticket calls to time")
+    ap.add_argument("--units", help="a unit router file (default: the default one, trained if missing)")
     args = ap.parse_args(argv)
 
     from classifier import data
@@ -135,6 +140,24 @@ def main(argv=None) -> int:
         model.predict(t, explain=0)
         lat_noexp.append((time.perf_counter() - t0) * 1000)
     figures["latency_ms_p50_without_explain"] = round(statistics.median(lat_noexp), 3)
+
+    from classifier import lexicon as lx
+    from classifier import units
+
+    router = units.UnitRouter.load(args.units) if args.units else units.load_or_train_default(quiet=True)
+    lexicon = lx.Lexicon(lx.read_csv())
+    progress(f"routing latency (topic + lexicon + unit router) over {len(sample)} calls…")
+    rlat, rcpu = [], []
+    for t in sample:
+        t0, c0 = time.perf_counter(), time.thread_time()
+        model.predict(t)
+        router.predict(t, lexicon)
+        rlat.append((time.perf_counter() - t0) * 1000)
+        rcpu.append((time.thread_time() - c0) * 1000)
+    figures["routing_ms_p50"] = round(statistics.median(rlat), 3)
+    figures["routing_ms_p95"] = round(pct(rlat, 0.95), 3)
+    figures["routing_cpu_ms_p50"] = round(statistics.median(rcpu), 3)
+    progress(f"routing p50 {figures['routing_ms_p50']} ms")
     progress(f"p50 {figures['latency_ms_p50']} ms, p95 {figures['latency_ms_p95']} ms")
 
     batch = ho_texts * 8

@@ -39,18 +39,33 @@ def _storable_path(path) -> str:
         return str(p)
 
 
-def register(session: Session, path, metrics: dict | None = None, note: str = "",
-             version: str | None = None, data_hash: str | None = None) -> ModelVersion:
-    """Record a model file.  Version, data hash and (absent ``metrics``) the
-    training metadata are read from the file itself."""
+KINDS = ("topic", "units")
+
+
+def _loader(kind: str):
+    if kind == "units":
+        from classifier.units import UnitRouter
+
+        return UnitRouter
     from classifier.model import Predictor
 
-    model = Predictor.load(path)
+    return Predictor
+
+
+def register(session: Session, path, metrics: dict | None = None, note: str = "",
+             version: str | None = None, data_hash: str | None = None, kind: str = "topic") -> ModelVersion:
+    """Record a model file (a topic model, or with ``kind="units"`` a unit
+    router).  Version, data hash and (absent ``metrics``) the training
+    metadata are read from the file itself."""
+    if kind not in KINDS:
+        raise RegistryError(f"unknown model kind {kind!r}")
+    model = _loader(kind).load(path)
     version = version or model.version
     if session.scalar(select(ModelVersion).where(ModelVersion.version == version)):
         raise RegistryError(f"version {version} is already registered")
     row = ModelVersion(
         version=version,
+        kind=kind,
         path=_storable_path(path),
         metrics=metrics if metrics is not None else {"train": model.meta},
         data_hash=data_hash or model.meta.get("data_hash", ""),
@@ -74,29 +89,31 @@ def get_version(session: Session, version: str) -> ModelVersion:
     return row
 
 
-def active_version(session: Session) -> ModelVersion | None:
-    return session.scalar(select(ModelVersion).where(ModelVersion.active.is_(True))
+def active_version(session: Session, kind: str = "topic") -> ModelVersion | None:
+    return session.scalar(select(ModelVersion).where(ModelVersion.active.is_(True), ModelVersion.kind == kind)
                           .order_by(ModelVersion.activated_at.desc()).limit(1))
 
 
 def activate(session: Session, version: str) -> ModelVersion:
-    """Make ``version`` the one active model (its file must exist)."""
+    """Make ``version`` the one active model of its kind (its file must exist)."""
     row = get_version(session, version)
     if not resolve_path(row.path).exists():
         raise RegistryError(f"model file of {version} is missing: {resolve_path(row.path)}")
     # lock the active row(s) so two activations cannot both leave one active
-    session.execute(select(ModelVersion.id).where(ModelVersion.active.is_(True)).with_for_update())
-    session.execute(update(ModelVersion).where(ModelVersion.id != row.id).values(active=False))
+    session.execute(select(ModelVersion.id).where(ModelVersion.active.is_(True), ModelVersion.kind == row.kind)
+                    .with_for_update())
+    session.execute(update(ModelVersion).where(ModelVersion.id != row.id, ModelVersion.kind == row.kind)
+                    .values(active=False))
     row.active = True
     row.activated_at = utcnow()
     session.flush()
     return row
 
 
-def rollback(session: Session) -> ModelVersion:
-    """Re-activate the version that was active before the current one."""
-    current = active_version(session)
-    q = select(ModelVersion).where(ModelVersion.activated_at.is_not(None))
+def rollback(session: Session, kind: str = "topic") -> ModelVersion:
+    """Re-activate the version of this kind that was active before the current one."""
+    current = active_version(session, kind)
+    q = select(ModelVersion).where(ModelVersion.activated_at.is_not(None), ModelVersion.kind == kind)
     if current is not None:
         q = q.where(ModelVersion.id != current.id)
     previous = session.scalar(q.order_by(ModelVersion.activated_at.desc()).limit(1))
@@ -124,6 +141,7 @@ def corrections(session: Session) -> list[LabelCorrection]:
 def describe(row: ModelVersion) -> dict:
     return {
         "version": row.version,
+        "kind": row.kind,
         "path": row.path,
         "active": row.active,
         "data_hash": row.data_hash,

@@ -79,6 +79,7 @@ class UnitPrediction:
     hits: list[lx.Hit]                     # lexicon entries found
     explain: list[tuple[str, float]]       # words that pushed the unit model
     model_version: str
+    scores: dict[str, float] = field(default_factory=dict)   # every unit label's probability
 
     def reasons(self, n: int = 5) -> list[dict]:
         """The lexicon entries that voted for the chosen unit, strongest
@@ -232,7 +233,8 @@ class UnitRouter(Predictor):
             out.append(UnitPrediction(unit=labels[k], confidence=float(p[k]),
                                       top=[(labels[j], float(p[j])) for j in order[:3]],
                                       abstain=bool(p[k] < self.threshold), hits=hits, explain=words,
-                                      model_version=self.version))
+                                      model_version=self.version,
+                                      scores={lb: round(float(x), 5) for lb, x in zip(labels, p)}))
         return out
 
 
@@ -323,17 +325,60 @@ def load_or_train_default(path: Path | None = None, quiet: bool = False) -> Unit
     return router
 
 
+_current_path: str | None = None
+_last_check = 0.0
+
+
+def _check_registry() -> None:
+    """Follow the registry's active ``units`` version (the session factory
+    is the one ``classifier.set_registry_source`` was given), at most every
+    ``classifier.REGISTRY_CHECK_SECONDS``; a failure keeps the current one."""
+    global _current, _current_path, _last_check
+    import classifier
+
+    source = classifier._registry_source
+    now = time.monotonic()
+    if source is None or now - _last_check < classifier.REGISTRY_CHECK_SECONDS:
+        return
+    _last_check = now
+    from classifier import registry
+
+    try:
+        with source() as session:
+            active = registry.active_version(session, "units")
+            path = str(registry.resolve_path(active.path)) if active else None
+    except Exception:
+        log.exception("unit router registry check failed; keeping %s", _current.version if _current else None)
+        return
+    if path is None or path == _current_path:
+        return
+    try:
+        router = UnitRouter.load(path)
+    except Exception:
+        log.exception("could not load the active unit router %s", path)
+        return
+    log.info("switched unit router to %s (%s)", router.version, path)
+    _current, _current_path = router, path
+
+
 def get_router() -> UnitRouter:
-    global _current
-    if _current is not None:
+    """The process-wide unit router: the registry's active ``units`` version
+    when ``classifier.set_registry_source`` was called, else the default
+    file (trained from the shipped data if missing)."""
+    global _current, _current_path
+    import classifier
+
+    if _current is not None and classifier._registry_source is None:
         return _current
     with _lock:
+        _check_registry()
         if _current is None:
             _current = load_or_train_default()
+            _current_path = str(default_path())
         return _current
 
 
 def set_router(router: UnitRouter | None) -> None:
-    global _current
+    global _current, _current_path, _last_check
     with _lock:
-        _current = router
+        _current, _current_path, _last_check = router, None, 0.0

@@ -35,8 +35,9 @@ class Routing:
     whose matter is not)."""
 
     def __init__(self, lexicon: lx.Lexicon, labels: dict[int, str], home: dict[str, int],
-                 unit_ids: dict[str, int], districts: list[tuple[int, str]]):
+                 unit_ids: dict[str, int], districts: list[tuple[int, str]], category_ids: dict[str, int]):
         self.lexicon, self.labels, self.home = lexicon, labels, home
+        self.category_ids = category_ids    # full name (and level-1 name) → id
         self.unit_ids = unit_ids            # active unit code → id
         self.districts = districts          # (id, division code) of the platform's districts
 
@@ -95,8 +96,9 @@ def build(session: Session, platform: Unit) -> Routing:
             entries.append(lx.Entry(e.phrase, e.category.full_name, unit, e.id))
     units = session.execute(select(Unit.id, Unit.code, Unit.kind, Unit.division_code)
                             .where(Unit.active.is_(True), Unit.path.startswith(platform.path))).all()
+    category_ids = {full: cid for cid, full in session.execute(select(Category.id, Category.full_name)).all()}
     return Routing(lx.Lexicon(entries), labels, home, {code: uid for uid, code, _, _ in units},
-                   [(uid, div or "") for uid, _, kind, div in units if kind == "district"])
+                   [(uid, div or "") for uid, _, kind, div in units if kind == "district"], category_ids)
 
 
 def current(session: Session, platform: Unit) -> Routing:

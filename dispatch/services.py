@@ -79,6 +79,25 @@ class Suggestion:
     unit_top: list[tuple[Unit, float]] = field(default_factory=list)
     reasons: list[dict] = field(default_factory=list)
     unit_model_version: str = ""
+    # every unit label's probability (a unit code, or "district")
+    unit_scores: dict[str, float] = field(default_factory=dict)
+
+    def routing_payload(self) -> dict:
+        """What the accept event keeps of the suggestion: the dispatcher's
+        form and the retraining job read it back."""
+        if self.unit_confidence is None:
+            return {}
+        return {"unit": unit_label(self.unit) if not self.unit.is_platform else None,
+                "confidence": round(self.unit_confidence, 4),
+                "matter": self.category.full_name if self.category else None,
+                "top": [[unit_label(u), round(p, 4)] for u, p in self.unit_top],
+                "scores": self.unit_scores, "reasons": self.reasons[:8],
+                "model_version": self.unit_model_version}
+
+
+def unit_label(unit: Unit) -> str:
+    """A unit as the router names it: its code, or ``district``."""
+    return "district" if unit.kind == "district" else unit.code
 
 
 def _predictor():
@@ -176,12 +195,10 @@ class TicketService:
             return None
         matter = None
         name = up.matter()
-        if name:
-            matter = session.scalar(select(Category).where(Category.full_name == name))
-        if matter is None and pred is not None:
-            topic = session.scalar(select(Category).where(Category.level == 1, Category.name == pred.label))
-            if topic is not None and rt.labels.get(topic.id) == up.unit:
-                matter = topic
+        if name and name in rt.category_ids:
+            matter = session.get(Category, rt.category_ids[name])
+        if matter is None and pred is not None and rt.labels.get(rt.category_ids.get(pred.label)) == up.unit:
+            matter = session.get(Category, rt.category_ids[pred.label])   # a level-1 full name is its name
         if matter is None and up.unit in rt.home:
             matter = session.get(Category, rt.home[up.unit])
         def unit_for(label: str) -> Unit | None:
@@ -191,11 +208,14 @@ class TicketService:
         r = routing.route(session, platform, matter, division)
         chosen = r.unit
         rule = session.get(RoutingRule, r.rule_id) if r.rule_id else None
-        label_of = (lambda u: "district" if u.kind == "district" else u.code)
-        if chosen.is_platform or (label_of(chosen) != up.unit and not (rule and rule.division_code)):
+        if chosen.is_platform or (unit_label(chosen) != up.unit and not (rule and rule.division_code)):
             chosen = unit_for(up.unit) or platform
         top = []
-        for label, p in up.top:
+        # the three best units this platform can name (``district`` needs a place)
+        ranked = sorted((getattr(up, "scores", None) or dict(up.top)).items(), key=lambda kv: -kv[1])
+        for label, p in ranked:
+            if len(top) >= 3:
+                break
             u = unit_for(label)
             if u is not None and all(u.id != x.id for x, _ in top):
                 top.append((u, float(p)))
@@ -211,7 +231,7 @@ class TicketService:
             division_code=division,
             model_version=getattr(pred, "model_version", "") if pred else "",
             unit_confidence=float(up.confidence), unit_top=top[:3], reasons=up.reasons(),
-            unit_model_version=up.model_version,
+            unit_model_version=up.model_version, unit_scores=dict(getattr(up, "scores", {}) or {}),
         )
 
     def create_ticket(self, actor: Actor, data: IntakeData, idempotency_key: str | None = None
@@ -262,6 +282,7 @@ class TicketService:
                     "confidence": sug.confidence, "top": sug.top, "model_version": sug.model_version,
                     "category": sug.category.full_name if sug.category else None,
                     "duplicates": [d.as_json() for d in dups],
+                    "routing": sug.routing_payload(),
                 })
                 c = _Change(s, actor, t, {}, now)
                 new_events = [accept]
@@ -271,6 +292,12 @@ class TicketService:
                                           label=top_level(s, sug.category).name, source="intake_override",
                                           created_by_id=actor.user_id, created_at=now))
                 chosen = data.unit_id is not None
+                if chosen and sug.unit_confidence is not None and unit.id != sug.unit.id and not unit.is_platform:
+                    # The agent's choice of unit is a correction of the router.
+                    s.add(LabelCorrection(ticket_id=t.id, text=_text(t),
+                                          predicted_label=unit_label(sug.unit) if not sug.unit.is_platform else "",
+                                          label=unit_label(unit), source="unit_override",
+                                          created_by_id=actor.user_id, created_at=now))
                 if unit.is_platform and unit.id != platform.id:
                     # Province → city platform (两级平台): the city runs the
                     # ticket and its catalogue picks the unit.

@@ -192,6 +192,22 @@ def retrain_model():
                     "ran_inline": job is None}), 202
 
 
+@api.post("/models/retrain-units")
+@api_auth
+def retrain_units():
+    """Retrain the unit router from confirmed history (classifier.unit_jobs)."""
+    actor = _admin()
+    from classifier.unit_jobs import retrain_units as job_fn
+
+    url = current_app.config["HOTLINE"].database_url
+    job = jobs.enqueue(job_fn, url, queue=jobs.QUEUE_TRAINING, note=f"requested by {actor.username}")
+    log.info("unit router retraining requested by %s (job %s)", actor.username, job.id if job else "inline")
+    with db().session() as s:
+        _audit(s, actor, "model.retrain_units", "model_version", "", job_id=job.id if job else "inline")
+    return jsonify({"queued": job is not None, "job_id": job.id if job else None,
+                    "ran_inline": job is None}), 202
+
+
 @api.get("/audit")
 @api_auth
 def audit_log():
@@ -225,3 +241,114 @@ def init_app(app: Flask) -> None:
     csrf.exempt(api)  # api_auth checks CSRF itself for cookie sessions
     app.register_blueprint(api)
     app.register_blueprint(pages)
+
+
+# ------------------------------------------------------------ lexicon (通俗化词条)
+class LexiconIn(Strict):
+    phrase: str = Field(..., min_length=1, max_length=100)
+    category: str = Field(..., min_length=1, max_length=300)
+    unit_code: str = Field("", max_length=64)
+    note: str = Field(..., min_length=1, max_length=200)
+
+
+class LexiconTestIn(Strict):
+    text: str = Field(..., min_length=1, max_length=5000)
+    address: str = Field("", max_length=300)
+    platform_id: Optional[int] = None
+
+
+@api.get("/lexicon")
+@api_auth
+def list_lexicon():
+    from flask import request
+
+    from dispatch import lexicon as dlex
+    from models import LexiconEntry
+
+    _admin()
+    q = (request.args.get("q") or "").strip()[:100]
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+        per_page = min(200, max(1, int(request.args.get("per_page", 50))))
+    except ValueError:
+        raise Invalid("page/per_page 应为整数", {"page": "integer", "per_page": "integer"}) from None
+    with db().session() as s:
+        stmt = select(LexiconEntry)
+        if q:
+            like = f"%{q}%"
+            stmt = stmt.join(Category, Category.id == LexiconEntry.category_id).where(
+                LexiconEntry.phrase.like(like) | Category.full_name.like(like))
+        total = s.scalar(select(func.count()).select_from(stmt.subquery()))
+        rows = s.scalars(stmt.order_by(LexiconEntry.updated_at.desc(), LexiconEntry.id.desc())
+                         .offset((page - 1) * per_page).limit(per_page)).all()
+        active = s.scalar(select(func.count(LexiconEntry.id)).where(LexiconEntry.active.is_(True)))
+        return jsonify({"items": [dlex.describe(e) for e in rows], "total": total, "active": active,
+                        "page": page, "per_page": per_page})
+
+
+@api.post("/lexicon")
+@api_auth
+def add_lexicon():
+    from dispatch import lexicon as dlex
+
+    actor = _admin()
+    body = parse(LexiconIn)
+    with db().session() as s:
+        e = dlex.add_entry(s, body.phrase, body.category, body.unit_code, body.note,
+                           actor_id=actor.user_id, actor_label=actor.display_name)
+        out = dlex.describe(e)
+    dlex.invalidate()
+    return jsonify(out), 201
+
+
+def _set_lexicon_active(entry_id: int, active: bool):
+    from dispatch import lexicon as dlex
+
+    actor = _admin()
+    body = parse(ReasonIn)
+    with db().session() as s:
+        e = dlex.set_active(s, entry_id, active, body.reason, actor_id=actor.user_id,
+                            actor_label=actor.display_name)
+        out = dlex.describe(e)
+    dlex.invalidate()
+    return jsonify(out)
+
+
+@api.post("/lexicon/<int:entry_id>/disable")
+@api_auth
+def disable_lexicon(entry_id: int):
+    return _set_lexicon_active(entry_id, False)
+
+
+@api.post("/lexicon/<int:entry_id>/enable")
+@api_auth
+def enable_lexicon(entry_id: int):
+    return _set_lexicon_active(entry_id, True)
+
+
+@api.post("/lexicon/test")
+@api_auth
+def test_lexicon():
+    """Which active entries a text hits, and what intake would suggest for
+    it on a city platform (the first one the admin sees, or platform_id)."""
+    from dispatch import lexicon as dlex
+    from hotline.services import tickets
+
+    actor = _admin()
+    body = parse(LexiconTestIn)
+    with db().session() as s:
+        platforms = [p for p in _visible_platforms(s, actor) if p.kind == "city_platform"]
+        if body.platform_id is not None:
+            platforms = [p for p in platforms if p.id == body.platform_id]
+        if not platforms:
+            raise Invalid("没有可测试的城市平台", {"platform_id": "no visible city platform"})
+        platform = platforms[0]
+        rt = dlex.current(s, platform)
+        hits = [{"phrase": h.entry.phrase, "matter": h.entry.matter, "unit": h.entry.unit,
+                 "entry_id": h.entry.entry_id, "start": h.start} for h in rt.lexicon.match(body.text)]
+        sug = tickets().suggest(s, platform, body.text, "", body.address)
+        return jsonify({"platform": {"id": platform.id, "name": platform.name}, "hits": hits,
+                        "suggestion": {"matter": sug.category.full_name if sug.category else None,
+                                       "unit": {"id": sug.unit.id, "code": sug.unit.code, "name": sug.unit.name},
+                                       "unit_confidence": sug.unit_confidence,
+                                       "needs_review": sug.abstain or sug.fallback, "reasons": sug.reasons}})

@@ -84,6 +84,55 @@ def ticket_events(ticket_id: int):
         return jsonify({"items": [event_json(e) for e in evs]})
 
 
+@bp.get("/tickets/<int:ticket_id>/routing")
+@api_auth
+def ticket_routing(ticket_id: int):
+    """The intake's routing suggestion for a ticket, and every unit of the
+    platform ordered by the router's score (the dispatcher's manual form:
+    the suggested unit first and preselected, then the rest by score)."""
+    from dispatch.services import unit_label
+
+    actor = current_actor()
+    if not actor.on_platform:
+        raise NotFound("仅热线平台可用")
+    _load(ticket_id, actor)
+    with db().session() as s:
+        accept = s.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id,
+                                                    TicketEvent.action == "accept").order_by(TicketEvent.id))
+        routing = dict((accept.payload or {}).get("routing") or {}) if accept else {}
+        t = s.get(Ticket, ticket_id)
+        scores = routing.get("scores") or {}
+        platform = s.get(Unit, t.platform_id)
+        units = s.scalars(select(Unit).where(Unit.active.is_(True), Unit.path.startswith(platform.path),
+                                             Unit.id != platform.id, Unit.kind.in_(("department", "district",
+                                                                                   "street")))).all()
+        suggested = routing.get("unit")
+        district = None
+        if suggested == "district":
+            ds = [u for u in units if u.kind == "district" and u.division_code
+                  and (t.division_code or "").startswith(u.division_code)]
+            district = max(ds, key=lambda u: len(u.division_code)) if ds else None
+
+        def score(u: Unit) -> float:
+            if u.kind == "street":
+                return -1.0
+            return float(scores.get(unit_label(u), 0.0)) + (0.001 if district is not None and u.id == district.id else 0.0)
+
+        ordered = sorted(units, key=lambda u: (-score(u), u.kind != "department", u.code))
+        pick = district if district is not None else next((u for u in ordered if suggested and unit_label(u) == suggested
+                                                           and u.kind != "street"), None)
+        if pick is not None:
+            ordered.remove(pick)
+            ordered.insert(0, pick)
+        return jsonify({
+            "suggested_unit_id": pick.id if pick else None,
+            "confidence": routing.get("confidence"), "matter": routing.get("matter"),
+            "reasons": routing.get("reasons") or [],
+            "units": [{"id": u.id, "code": u.code, "name": u.name, "kind": u.kind,
+                       "score": round(max(score(u), 0.0), 4)} for u in ordered],
+        })
+
+
 @bp.post("/tickets/<int:ticket_id>/actions/<action>")
 @api_auth
 def ticket_action(ticket_id: int, action: str):
@@ -112,12 +161,18 @@ def suggest():
                                 body.address, body.category)
         return jsonify({
             "category": ({"code": sug.category.code, "name": sug.category.full_name} if sug.category else None),
+            # the matter (三级分类) routing decided on; the same as category
+            "matter": ({"code": sug.category.code, "name": sug.category.name, "full_name": sug.category.full_name,
+                        "level": sug.category.level} if sug.category else None),
             "confidence": sug.confidence, "abstain": sug.abstain,
             "top": [{"label": lbl, "p": p} for lbl, p in sug.top],
             "explain": [{"word": w, "weight": x} for w, x in sug.explain],
             "unit": {"id": sug.unit.id, "code": sug.unit.code, "name": sug.unit.name},
+            "unit_confidence": sug.unit_confidence,
+            "unit_top": [{"id": u.id, "code": u.code, "name": u.name, "p": p} for u, p in sug.unit_top],
+            "reasons": sug.reasons,
             "needs_review": sug.abstain or sug.fallback, "division_code": sug.division_code,
-            "model_version": sug.model_version,
+            "model_version": sug.model_version, "unit_model_version": sug.unit_model_version,
         })
 
 

@@ -62,11 +62,14 @@ def cmd_create_token(args) -> int:
 
 
 def warm_classifier() -> None:
-    print("loading the classifier (the first start trains it, about a minute)…", flush=True)
+    print("loading the classifier and the unit router (the first start trains them, a few minutes)…", flush=True)
     from classifier import get_predictor
 
     get_predictor()
-    print("classifier ready", flush=True)
+    from classifier import units
+
+    units.get_router()
+    print("classifier and unit router ready", flush=True)
 
 
 def start_periodic(app) -> bool:

@@ -31,6 +31,8 @@ from pathlib import Path
 
 
 def read_rows(path: str) -> list[dict]:
+    if not Path(path).is_file():
+        raise SystemExit(f"{path}: no such file")
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
         missing = {"text", "unit"} - set(reader.fieldnames or [])

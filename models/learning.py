@@ -15,6 +15,9 @@ class ModelVersion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[str] = mapped_column(String(64), unique=True)
+    # "topic" (classifier.model.Predictor) or "units" (classifier.units.UnitRouter);
+    # one active version per kind
+    kind: Mapped[str] = mapped_column(String(16), default="topic", server_default="topic", index=True)
     path: Mapped[str] = mapped_column(String(500))
     metrics: Mapped[dict] = mapped_column(default=dict)
     data_hash: Mapped[str] = mapped_column(String(64), default="")

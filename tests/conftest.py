@@ -215,10 +215,9 @@ def browser():
 @pytest.fixture
 def server(seeded_db, database_url):
     """`python -m hotline serve` on this test's seeded database (no Redis)."""
-    from classifier import get_predictor
-    from tests.helpers import free_port, start, stop, wait_http
+    from tests.helpers import ensure_models, free_port, start, stop, wait_http
 
-    get_predictor()  # the model file exists before the server loads it
+    ensure_models()  # the model files exist before the server loads them
     port = free_port()
     env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="browser-test-secret-key-0123",
                HOTLINE_ENV="test")

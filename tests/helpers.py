@@ -56,6 +56,16 @@ def stop(proc) -> None:
         proc.kill()
 
 
+def ensure_models() -> None:
+    """The default topic model and unit router files exist (trained once if
+    missing) before a server process loads them: a fresh clone would
+    otherwise train them inside the server while the test waits for it."""
+    from classifier import get_predictor, units
+
+    get_predictor()
+    units.get_router()
+
+
 def actor(db: Database, username: str) -> Actor:
     with db.session() as s:
         return Actor.from_user(s.scalar(select(User).where(User.username == username)))

@@ -37,9 +37,9 @@ def wait_until(check, seconds=15):
 
 @pytest.fixture
 def two_servers(seeded_db, database_url, redis_url, redis_conn):
-    from classifier import get_predictor
+    from tests.helpers import ensure_models
 
-    get_predictor()  # the model file exists before the servers load it
+    ensure_models()  # the model files exist before the servers load them
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url,
                SECRET_KEY="multiprocess-test-secret-key", HOTLINE_ENV="test")
     ports = [free_port(), free_port()]

@@ -16,7 +16,7 @@
       const m = (v.metrics && v.metrics.holdout) || {}, a = (v.metrics && v.metrics.active_on_holdout) || null;
       const dec = v.metrics && v.metrics.decision;
       const f1 = m.macro_f1 != null ? m.macro_f1.toFixed(3) : "—";
-      return `<tr><td>${esc(v.version)}${v.active ? ' <span class="status s-closed">使用中</span>' : ""}</td><td>${esc((v.created_at || "").slice(0, 16).replace("T", " "))}</td>
+      return `<tr><td>${esc(v.version)}${v.kind === "units" ? ' <span class="muted">单位路由</span>' : ""}${v.active ? ' <span class="status s-closed">使用中</span>' : ""}</td><td>${esc((v.created_at || "").slice(0, 16).replace("T", " "))}</td>
         <td>${f1}${a ? ` <span class="muted">（对比 ${a.macro_f1.toFixed(3)}）</span>` : ""}</td><td>${pct(m.accuracy)}${a ? ` <span class="muted">（${pct(a.accuracy)}）</span>` : ""}</td>
         <td>${pct(m.auto_routed_share)}</td><td>${pct(m.auto_routed_accuracy)}</td>
         <td>${esc(v.note)}${dec ? `<br><span class="muted">${dec.activated ? "已自动启用" : "未启用：不优于现用模型"}（${esc(dec.rule)}）</span>` : ""}</td>
@@ -29,6 +29,9 @@
   });
   $("#retrain").addEventListener("click", async () => {
     try { const r = await api("POST", "/admin/models/retrain", {}); note(r.queued ? "重训任务已排队：" + r.job_id : "重训已完成"); refresh(); } catch (e) { note(e.message, true); }
+  });
+  $("#retrain-units").addEventListener("click", async () => {
+    try { const r = await api("POST", "/admin/models/retrain-units", {}); note(r.queued ? "单位路由重训已排队：" + r.job_id : "单位路由重训已完成"); refresh(); } catch (e) { note(e.message, true); }
   });
   $("#rollback").addEventListener("click", async () => {
     try { const r = await api("POST", "/admin/models/rollback", {}); note("已回滚到 " + r.version); refresh(); } catch (e) { note(e.message, true); }
@@ -60,7 +63,10 @@
     $("#category-list").innerHTML = cats.map((c) => `<option value="${esc(c.full_name)}">`).join("");
   })();
   const ACTIONS = {"routing_rule.create": "新增派单规则", "routing_rule.deactivate": "停用派单规则", "model.activate": "启用模型",
-    "model.rollback": "回滚模型", "model.retrain": "请求重训", "api_token.create": "签发API令牌"};
+    "model.rollback": "回滚模型", "model.retrain": "请求重训", "api_token.create": "签发API令牌",
+    "lexicon_entry.create": "新增词条", "model.retrain_units": "请求重训单位路由", "lexicon_entry.disable": "停用词条", "lexicon_entry.enable": "启用词条"};
+  function refresh() { loadCalendar(); loadModels(); loadRules(); loadAudit(); loadLexicon(); }
+
   // Missing calendar years hold dues pending; provisional ones may move (docs/sla.md).
   async function loadCalendar() {
     const d = await api("GET", "/admin/calendar");
@@ -70,7 +76,39 @@
     const box = $("#calendar-alert"); box.textContent = alerts.join(" "); box.hidden = !d.missing.length && !d.provisional_years.length;
     $("#calendar-years").textContent = `已有日历：${d.years.join("、")}年` + (Object.keys(d.imported).length ? `；导入：${Object.keys(d.imported).join("、")}年` : "");
   }
-  function refresh() { loadCalendar(); loadModels(); loadRules(); loadAudit(); }
+  // ------------------------------------------------------------ lexicon (通俗化词条)
+  async function loadLexicon() {
+    const q = $("#lexicon-q").value.trim();
+    const d = await api("GET", "/admin/lexicon?per_page=30" + (q ? "&q=" + encodeURIComponent(q) : ""));
+    $("#lexicon-count").textContent = `（启用 ${d.active} 条${q ? "，匹配 " + d.total + " 条" : ""}）`;
+    $("#lexicon tbody").innerHTML = d.items.map((e) => `<tr class="${e.active ? "" : "muted"}" data-phrase="${esc(e.phrase)}"><td>${esc(e.phrase)}</td><td>${esc(e.matter)}</td>
+      <td>${esc(e.unit_code || "按目录")}</td><td>v${e.version}</td><td>${e.active ? "启用" : "已停用"}</td>
+      <td><button data-lex="${e.id}" data-lex-on="${e.active ? 0 : 1}">${e.active ? "停用" : "启用"}</button></td></tr>`).join("")
+      || '<tr><td colspan="6" class="muted">无匹配词条</td></tr>';
+  }
+  $("#lexicon-search").addEventListener("submit", (ev) => { ev.preventDefault(); loadLexicon(); });
+  $("#lexicon").addEventListener("click", async (ev) => {
+    const id = ev.target.dataset.lex; if (!id) return;
+    const on = ev.target.dataset.lexOn === "1";
+    const reason = prompt(on ? "启用理由" : "停用理由"); if (!reason) return;
+    try { await api("POST", `/admin/lexicon/${id}/${on ? "enable" : "disable"}`, {reason}); note(on ? "已启用" : "已停用"); loadLexicon(); loadAudit(); }
+    catch (e) { note(e.message, true); }
+  });
+  $("#lexicon-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault(); const f = ev.target;
+    const body = {phrase: f.phrase.value, category: f.category.value, unit_code: f.unit_code.value, note: f.note.value};
+    try { await api("POST", "/admin/lexicon", body); note("已添加词条"); $("#lexicon-q").value = body.phrase; f.reset(); loadLexicon(); loadAudit(); }
+    catch (e) { const flds = e.data && e.data.error && e.data.error.fields; note(e.message + (flds ? "：" + Object.entries(flds).map(([k, v]) => k + " " + v).join("；") : ""), true); }
+  });
+  $("#lexicon-test").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await api("POST", "/admin/lexicon/test", {text: ev.target.text.value});
+      const s = r.suggestion;
+      $("#lexicon-test-result").innerHTML = `<p>命中词条：${r.hits.length ? r.hits.map((h) => `<span class="hit">${esc(h.phrase)}</span>→${esc(h.matter.split("/").pop())}（${esc(h.unit)}）`).join("；") : "无"}</p>
+        <p id="lexicon-test-unit">推荐：${esc(s.matter || "未能判断")} → <strong>${esc(s.unit.name)}</strong>${s.unit_confidence != null ? "（" + pct(s.unit_confidence) + "）" : ""}${s.needs_review ? " · 需人工派单" : ""}</p>`;
+    } catch (e) { note(e.message, true); }
+  });
   async function loadAudit() {
     const d = await api("GET", "/admin/audit");
     $("#audit tbody").innerHTML = d.items.map((e) => `<tr><td>${esc(e.at.slice(0, 19).replace("T", " "))}</td><td>${esc(e.actor)}</td>

@@ -61,13 +61,43 @@
   socket.on("ticket.changed", (msg) => listeners.forEach((fn) => fn(msg)));
 
   // ------------------------------------------------------------ intake
+  // The routing suggestion (matter, unit, confidence, runners-up, reasons)
+  // as intake and the calls page show it.
+  function suggestionHtml(s) {
+    const pct = (p) => (p == null ? "—" : Math.round(p * 100) + "%");
+    const matter = s.matter ? s.matter.full_name : (s.category ? s.category.name : "未能判断");
+    const lex = (s.reasons || []).filter((r) => r.kind === "lexicon");
+    const words = (s.reasons || []).filter((r) => r.kind === "word").map((r) => r.word);
+    const why = lex.length || words.length
+      ? `<div class="muted" id="sug-reasons">依据：${lex.map((r) => `词条“${esc(r.phrase)}”→${esc(r.matter.split("/").pop())}`).join("；")}${lex.length && words.length ? "；" : ""}${words.length ? "关键词 " + words.map(esc).join("、") : ""}</div>`
+      : (s.explain && s.explain.length ? `<div class="muted" id="sug-reasons">依据词：${s.explain.map((x) => esc(x.word)).join("、")}</div>` : "");
+    return `<div class="sug ${s.needs_review ? "review" : "ok"}">
+      <div>事项（三级分类）：<strong id="sug-category">${esc(matter)}</strong></div>
+      <div>承办单位：<strong id="sug-unit">${esc(s.unit.name)}</strong>
+        <span class="conf" id="sug-confidence">置信度 ${pct(s.unit_confidence != null ? s.unit_confidence : s.confidence)}</span></div>
+      ${s.needs_review ? '<div class="warn">置信度不足或无匹配派单目录，提交后进入人工派单队列</div>' : ""}
+      ${(s.unit_top || []).length > 1 ? `<div class="muted" id="sug-unit-top">候选单位：${s.unit_top.map((u) => esc(u.name) + " " + pct(u.p)).join("，")}</div>` : ""}
+      ${s.top.length ? `<div class="muted">诉求大类：${s.top.map((x) => esc(x.label) + " " + pct(x.p)).join("，")}</div>` : ""}
+      ${why}
+    </div>`;
+  }
   function initIntake() {
-    const form = $("#intake-form"), box = $("#suggestion"), sel = $("#category-select");
+    const form = $("#intake-form"), box = $("#suggestion"), sel = $("#category-select"), unitSel = $("#unit-select");
     api("GET", "/categories").then((d) => {
       d.items.filter((c) => c.level <= 2).forEach((c) => {
         const o = document.createElement("option"); o.value = c.code; o.textContent = (c.level === 2 ? "　" : "") + c.full_name; sel.appendChild(o);
       });
     });
+    let allUnits = [];
+    api("GET", "/units").then((d) => { allUnits = d.items.filter((u) => u.kind === "department" || u.kind === "district"); fillUnits([]); });
+    // The router's best units first, then every other unit; "" keeps the suggestion.
+    function fillUnits(top) {
+      const keep = unitSel.value, ids = new Set(top.map((u) => u.id));
+      unitSel.innerHTML = '<option value="">采用推荐单位</option>'
+        + top.map((u) => `<option value="${u.id}">${esc(u.name)}（${Math.round(u.p * 100)}%）</option>`).join("")
+        + allUnits.filter((u) => !ids.has(u.id)).map((u) => `<option value="${u.id}">${esc(u.name)}</option>`).join("");
+      unitSel.value = keep;
+    }
     let timer = null, seq = 0;
     const refresh = () => {
       const description = form.description.value.trim();
@@ -76,15 +106,8 @@
       api("POST", "/suggest", {description, subject: form.subject.value, address: form.address.value, category: sel.value || null})
         .then((s) => {
           if (my !== seq) return;
-          const pct = s.confidence == null ? "—" : Math.round(s.confidence * 100) + "%";
-          box.innerHTML = `<div class="sug ${s.needs_review ? "review" : "ok"}">
-            <div>推荐分类：<strong id="sug-category">${esc(s.category ? s.category.name : "未能判断")}</strong>
-              <span class="conf" id="sug-confidence">置信度 ${pct}</span></div>
-            <div>承办单位：<strong id="sug-unit">${esc(s.unit.name)}</strong></div>
-            ${s.needs_review ? '<div class="warn">置信度不足或无匹配派单目录，提交后进入人工派单队列</div>' : ""}
-            ${s.top.length ? `<div class="muted">候选：${s.top.map((x) => esc(x.label) + " " + Math.round(x.p * 100) + "%").join("，")}</div>` : ""}
-            ${s.explain.length ? `<div class="muted">依据词：${s.explain.map((x) => esc(x.word)).join("、")}</div>` : ""}
-          </div>`;
+          box.innerHTML = suggestionHtml(s);
+          fillUnits(s.unit_top || []);
         })
         .then(() => api("POST", "/duplicates", {description, subject: form.subject.value, address: form.address.value,
                                                 category: sel.value || null, caller_phone: form.caller_phone.value}))
@@ -110,6 +133,7 @@
         confidential: form.confidential.checked,
       };
       if (sel.value) body.category = sel.value;
+      if (unitSel.value) body.unit_id = Number(unitSel.value);
       if (emergencyState && emergencyState.emergency) body.urgency = "emergency";
       if (emergencyState && emergencyState.dismissed) body.emergency_dismissal = emergencyState.dismissed;
       const t = await api("POST", "/tickets", body);
@@ -225,9 +249,22 @@
       const req = H.actionRequired[action] || [];
       if (!req.length) return run(action, {});
       if (req.includes("unit_id") && !units) units = (await api("GET", "/units")).items.filter((u) => u.id !== H.unitId);
+      // Dispatching by hand: the router's suggested unit preselected, the
+      // other units ordered by its score for this ticket.
+      let unitOptions = units, suggested = null, routing = null;
+      if (req.includes("unit_id") && ["dispatch", "reassign"].includes(action)) {
+        routing = await api("GET", `/tickets/${id}/routing`).catch(() => null);
+        if (routing && routing.units.length) {
+          const byId = new Map(units.map((u) => [u.id, u]));
+          unitOptions = routing.units.filter((u) => byId.has(u.id)).map((u) => Object.assign({}, byId.get(u.id), {score: u.score}))
+            .concat(units.filter((u) => !routing.units.some((r) => r.id === u.id)));
+          suggested = routing.suggested_unit_id;
+        }
+      }
       $("#action-title").textContent = H.actionLabels[action];
       $("#action-inputs").innerHTML = req.map((f) => {
-        if (f === "unit_id") return `<label>${FIELD_LABELS[f]} <select name="unit_id">${units.map((u) => `<option value="${u.id}">${esc(u.name)}</option>`).join("")}</select></label>`;
+        if (f === "unit_id") return `<label>${FIELD_LABELS[f]} <select name="unit_id" id="unit-choice">${unitOptions.map((u) => `<option value="${u.id}"${u.id === suggested ? " selected" : ""}>${esc(u.name)}${u.id === suggested ? "（推荐）" : ""}${u.score ? " " + Math.round(u.score * 100) + "%" : ""}</option>`).join("")}</select></label>`
+          + (routing && routing.matter ? `<p class="muted" id="routing-why">推荐事项：${esc(routing.matter)}${routing.confidence != null ? "，置信度 " + Math.round(routing.confidence * 100) + "%" : ""}${(routing.reasons || []).filter((r) => r.kind === "lexicon").length ? "；词条 " + routing.reasons.filter((r) => r.kind === "lexicon").map((r) => esc(r.phrase)).join("、") : ""}</p>` : "");
         if (f === "satisfaction" && action === "redo") return `<label>${FIELD_LABELS[f]} <select name="satisfaction"><option value="unsatisfied">不满意</option></select></label>`;
         if (f === "satisfaction") return `<label>${FIELD_LABELS[f]} <select name="satisfaction"><option value="satisfied">满意</option><option value="basically_satisfied">基本满意</option><option value="unreachable">无法联系（第${H.callbackTries}次未接通）</option></select></label>`;
         if (f === "reply_text" || f === "reason") return `<label>${FIELD_LABELS[f]} <textarea name="${f}" rows="4" required></textarea></label>`;
@@ -419,5 +456,5 @@
   if (page === "review") initReview();
   if (page === "board") initBoard();
   if (page === "callbacks") initCallbacks();
-  window.hotlineConsole = {api, onTicketChanged, socket, esc, fmt};
+  window.hotlineConsole = {api, onTicketChanged, socket, esc, fmt, suggestionHtml};
 })();

@@ -148,10 +148,28 @@
       if (!form.caller_phone.value && d.caller.phone) form.caller_phone.value = d.caller.phone;
       if (!form.address.value && d.address) form.address.value = d.address;
       if (banner) banner.check();
+      detect();
+    }
+    let seq = 0, detectTimer = null;
+    function detect() {
+      clearTimeout(detectTimer);
+      detectTimer = setTimeout(async () => {
+        const text = form.description.value.trim(); if (!text) return;
+        const my = ++seq;
+        // The routing suggestion follows the transcript as it streams.
+        C.api("POST", "/suggest", {description: text, address: form.address.value})
+          .then((s) => { if (my === seq) $("#call-suggestion").innerHTML = C.suggestionHtml(s); })
+          .catch(() => {});
+        const r = await C.api("POST", "/police110/detect", {text});
+        const hint = $("#police-hint");
+        hint.hidden = !r.police;
+        hint.textContent = r.police ? `疑似警情（${r.matched.join("、")}）：生成工单后请在工单页确认“推送110”` : "";
+      }, 300);
     }
     C.socket.on("call.ringing", (m) => {
       current = m.call_id; edited = false; created = null; form.reset(); list.innerHTML = ""; $("#call-result").innerHTML = "";
       if (banner) banner.reset();
+      $("#call-suggestion").innerHTML = '<p class="muted">转写开始后将推荐事项与承办单位。</p>';
       state.textContent = "振铃 " + m.caller_phone; form.caller_phone.value = m.caller_phone; form.call_id.value = m.call_id;
       $("#caller-history").innerHTML = m.history.length
         ? `<div class="sug review"><strong>来电人历史工单</strong><ul>${m.history.map((h) => `<li><a href="/tickets/${h.id}" target="_blank">${esc(h.number)}</a> ${esc(h.subject)} · ${esc(window.HOTLINE.statuses[h.status] || h.status)}</li>`).join("")}</ul></div>`

@@ -66,6 +66,8 @@ def test_intake_to_closure_live_in_two_windows(browser, server):
     shot(dept, "ticket-closed")
     agent.wait_for_selector(f"#my-tickets tr:has-text('{number}') .s-closed", timeout=10_000)
     shot(agent, "intake-after-close")
+    # the history is re-read after the status: wait for it, not for time
+    dept.wait_for_selector("#events li:has-text('办结')")
     events = dept.inner_text("#events")
     for label in ("受理", "派单", "签收", "答复", "办结"):
         assert label in events

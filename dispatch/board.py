@@ -48,6 +48,8 @@ def review_queue(s: Session, actor: Actor) -> dict:
             "needs_coordinator": t.return_count >= THIRD_RETURN})
     low = s.scalars(select(Ticket).where(vis, Ticket.status == "accepted", Ticket.needs_review.is_(True))
                     .order_by(Ticket.created_at).limit(LIMIT)).all()
+    # Emergencies top the queue (stable: oldest first within each group).
+    low = sorted(low, key=lambda t: not (t.extra or {}).get("emergency"))
     ext = s.execute(select(ExtensionRequest, Ticket).join(Ticket, Ticket.id == ExtensionRequest.ticket_id)
                     .where(vis, ExtensionRequest.state == "pending").order_by(ExtensionRequest.requested_at)
                     .limit(LIMIT)).all()

@@ -51,6 +51,7 @@ def summary(t: Ticket) -> dict:
         "responsible_unit_id": t.responsible_unit_id, "platform_id": t.platform_id,
         "due_at": iso(t.due_at), "sign_due_at": iso(t.sign_due_at), "due_state": t.due_state or "",
         "needs_review": t.needs_review,
+        "emergency": emergency(t),
     }
 
 
@@ -59,6 +60,12 @@ def event_summary(ev: TicketEvent) -> dict:
     catch-up cursor (GET /api/v1/changes?after=<id>)."""
     return {"id": ev.id, "action": ev.action, "from": ev.from_status, "to": ev.to_status, "by": ev.actor_label,
             "at": iso(ev.at), "reason": ev.reason}
+
+
+def emergency(t: Ticket) -> dict | None:
+    """The intake's emergency screening (kind, deciding words, its own
+    sign-for clock, and what became of it), or None."""
+    return (t.extra or {}).get("emergency")
 
 
 def queue_row(t: Ticket) -> dict:
@@ -103,6 +110,7 @@ def ticket_json(t: Ticket, actor: Actor) -> dict:
         "merged_into_id": t.merged_into_id, "call_id": t.call_id,
         "created_at": iso(t.created_at), "updated_at": iso(t.updated_at),
         "allowed_actions": actions_for(t, actor),
+        "emergency": emergency(t),
     }
 
 

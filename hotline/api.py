@@ -16,6 +16,7 @@ from hotline.auth import api_auth, csrf, current_actor
 from hotline.schemas import ActionIn, SuggestIn, TicketIn, parse
 from dispatch.ticket_json import event_json, ticket_json
 from hotline.services import db, tickets
+from integrations import emergency
 from models import STATUSES, Category, Ticket, TicketEvent, Unit
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -34,6 +35,8 @@ def create_ticket():
                       urgency=body.urgency, request_type=body.request_type, confidential=body.confidential,
                       category=body.category, unit_id=body.unit_id, call_id=body.call_id,
                       transcript=body.transcript)
+    d = body.emergency_dismissal
+    data = emergency.screen_intake(data, emergency.Dismissal(d.reason, d.kind) if d else None)
     actor = current_actor()
     ticket, created = tickets().create_ticket(actor, data, key)
     # A fresh ticket carries everything it needs; a replayed one is re-read.

@@ -26,8 +26,8 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     )
     app.json.ensure_ascii = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from hotline import (admin, api, auth, console, dbretry, errors, figures, open311, realtime, services, webhooks,
-                         wiring)
+    from hotline import (admin, api, auth, console, dbretry, emergencies, errors, figures, open311, realtime, services,
+                         webhooks, wiring)
 
     runtime = wiring.boot(settings)
     app.extensions["hotline.runtime"] = runtime
@@ -44,4 +44,5 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     open311.init_app(app)
     figures.init_app(app)
     admin.init_app(app)
+    emergencies.init_app(app)
     return app

@@ -1,6 +1,7 @@
 """``python -m hotline``: serve, worker, init-db, seed-demo, create-token, calendar,
 demo (init-db + seed-demo + serve, the README's first command),
-routing-eval (unit routing figures on an annotated CSV)."""
+routing-eval (unit routing figures on an annotated CSV), emergency-eval (the
+emergency detector's figures on a labelled CSV)."""
 from __future__ import annotations
 
 import argparse
@@ -166,6 +167,38 @@ def cmd_worker(args) -> int:
     return 0
 
 
+def cmd_emergency_eval(args) -> int:
+    """Figures of the emergency detector on a labelled CSV (no database)."""
+    import json
+
+    from threadpoolctl import threadpool_limits
+
+    from classifier.emergency_eval import EvalDataError, errors, evaluate, format_text, read_rows
+
+    try:
+        rows = read_rows(args.data)
+    except (EvalDataError, UnicodeDecodeError, csv_error()) as e:
+        print(f"emergency-eval: {e}", file=sys.stderr)
+        return 2
+    # One text at a time: BLAS threads only fight over the two cores.
+    with threadpool_limits(1):
+        result = evaluate(rows)
+        if args.errors:
+            result["errors"] = errors(rows)
+    print(json.dumps(result, ensure_ascii=False) if args.json else format_text(result))
+    if args.errors and not args.json:
+        for e in result["errors"]:
+            print(f"  {'漏报' if e['emergency'] and not e['got'] else ('误报' if not e['emergency'] else '类别')}"
+                  f" want={e['kind'] or '-'} got={e['got'] or '-'} p={e['confidence']} {e['text']}")
+    return 0
+
+
+def csv_error():
+    import csv
+
+    return csv.Error
+
+
 def cmd_routing_eval(args) -> int:
     from hotline.routing_eval import main as routing_eval
 
@@ -239,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     w = sub.add_parser("worker", help="run an rq worker with the scheduler (needs REDIS_URL)")
     w.add_argument("--burst", action="store_true", help="stop when the queues are empty")
     w.set_defaults(fn=cmd_worker)
+    e = sub.add_parser("emergency-eval", help="emergency detector figures on FILE.csv (text,emergency[,kind])")
+    e.add_argument("--data", required=True, help="CSV with columns text,emergency and optionally kind")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--errors", action="store_true", help="also list the misses and false alarms")
+    e.set_defaults(fn=cmd_emergency_eval)
     cal = sub.add_parser("calendar", help="working-day calendar: import FILE (official year), status")
     cal_sub = cal.add_subparsers(dest="calendar_command", required=True)
     ci = cal_sub.add_parser("import", help="load <year>.json and recompute every open due it changes")

@@ -37,6 +37,16 @@ class TicketIn(Strict):
     unit_id: Optional[int] = None
     call_id: Optional[str] = Field(None, max_length=64)
     transcript: str = Field("", max_length=100_000)
+    # The agent waved the emergency banner away: why (recorded on the ticket).
+    emergency_dismissal: Optional["EmergencyDismissalIn"] = None
+
+
+class EmergencyDismissalIn(Strict):
+    reason: str = Field(min_length=1, max_length=500)
+    kind: Optional[Literal["police110", "fire119", "medical120", "utility_urgent"]] = None
+
+
+TicketIn.model_rebuild()
 
 
 class ActionIn(Strict):

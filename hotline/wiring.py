@@ -25,7 +25,7 @@ from dispatch import figures, jobs, sweeps
 from dispatch.hooks import Hook
 from dispatch.periodic import PeriodicJob
 from dispatch.services import TicketService
-from integrations import governance, linkage, outbox, police110, telephony
+from integrations import emergency, governance, linkage, outbox, police110, telephony
 from models import Database
 from runtime.settings import Settings
 
@@ -38,6 +38,7 @@ HOOKS: tuple[Hook, ...] = (
     telephony.link_call,
     police110.on_ticket_event,
     governance.on_ticket_event,
+    emergency.on_ticket_event,
 )
 
 
@@ -83,6 +84,8 @@ def periodic_jobs() -> tuple[PeriodicJob, ...]:
         PeriodicJob("outbox-probe", outbox.probe, every=outbox.policy().probe_every, timeout=120,
                     queue=jobs.QUEUE_OUTBOX),
         PeriodicJob("figures-ledger", figures.refresh_ledger_job, every=300, timeout=600),
+        # 110 hand-overs not acknowledged in time alarm the coordinators.
+        PeriodicJob("emergency-ack-sweep", emergency.sweep, every=20, timeout=60),
         # Nightly retraining from people's corrections, at 03:00 Beijing time
         # (19:00 UTC), only with Redis: admins retrain on demand otherwise.
         PeriodicJob("classifier-nightly-retrain", nightly_retrain, cron="0 19 * * *", timeout=3600,

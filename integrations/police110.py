@@ -380,6 +380,11 @@ def _transfer(db: Database, msg: Transfer, message_id: str, service) -> tuple[in
                       caller_phone=msg.caller.phone, address=msg.address, subject=f"110移交：{msg.item}",
                       urgency=msg.urgency, request_type="help", category=category,
                       extra={"incident_number": msg.incident_number, "police110_item": msg.item})
+    # An emergency pushed by 110 arrives like one typed at intake: urgent,
+    # on the board, with its clock.
+    from integrations import emergency
+
+    data = emergency.screen_intake(data)
     with linkage.in_change(PEER, message_id, payload={"peer": PEER, "incident_number": msg.incident_number},
                            apply=apply):
         t, created = service.create_ticket(actor, data, idempotency_key=f"police110:{msg.incident_number}")

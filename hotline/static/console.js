@@ -45,6 +45,13 @@
     return ms < 0 ? `<span class="overdue" title="${esc(fmt(iso))}">超时 ${txt}</span>` : `<span class="${soon ? "soon" : ""}" title="${esc(fmt(iso))}">剩 ${txt}</span>`;
   }
 
+  function emClock(iso) {
+    if (!iso) return "";
+    const ms = new Date(iso) - new Date(), abs = Math.abs(ms);
+    const txt = `${Math.floor(abs / 60000)}分${String(Math.floor((abs % 60000) / 1000)).padStart(2, "0")}秒`;
+    return ms < 0 ? `<span class="overdue em-clock">紧急签收超时 ${txt}</span>` : `<span class="em-clock">紧急签收剩 ${txt}</span>`;
+  }
+
   // ------------------------------------------------------------ live
   const listeners = [];
   function onTicketChanged(fn) { listeners.push(fn); }
@@ -143,8 +150,11 @@
     };
     ["description", "subject", "address", "caller_phone"].forEach((n) => form[n].addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 300); }));
     sel.addEventListener("change", refresh);
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
+    // The emergency banner (emergency.js) tells the form what it saw: an
+    // emergency makes the ticket 紧急; a dismissal travels with it.
+    let emergencyState = null;
+    const intake = window.hotlineIntake = {setEmergency(st) { emergencyState = st; }, create: createTicket, onCreated: null};
+    async function createTicket() {
       const body = {
         channel: form.channel.value, request_type: form.request_type.value, urgency: form.urgency.value,
         caller: {name: form.caller_name.value, phone: form.caller_phone.value},
@@ -153,11 +163,19 @@
       };
       if (sel.value) body.category = sel.value;
       if (unitSel.value) body.unit_id = Number(unitSel.value);
+      if (emergencyState && emergencyState.emergency) body.urgency = "emergency";
+      if (emergencyState && emergencyState.dismissed) body.emergency_dismissal = emergencyState.dismissed;
+      const t = await api("POST", "/tickets", body);
+      $("#intake-result").innerHTML = `已生成工单 <a id="new-number" href="/tickets/${t.id}">${esc(t.number)}</a>，${t.emergency ? '<strong class="em-tag">紧急</strong> ' : ""}${t.responsible_unit ? "已派至 " + esc(t.responsible_unit.name) : "待人工派单"}`;
+      addMine(t); form.reset(); box.innerHTML = ""; emergencyState = null;
+      if (intake.onCreated) intake.onCreated(t);
+      return t;
+    }
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
       const btn = $("#submit-ticket"); btn.disabled = true;
       try {
-        const t = await api("POST", "/tickets", body);
-        $("#intake-result").innerHTML = `已生成工单 <a id="new-number" href="/tickets/${t.id}">${esc(t.number)}</a>，${t.responsible_unit ? "已派至 " + esc(t.responsible_unit.name) : "待人工派单"}`;
-        addMine(t); form.reset(); box.innerHTML = ""; 
+        await createTicket();
       } catch (e) {
         const f = e.data && e.data.error && e.data.error.fields;
         $("#intake-result").innerHTML = `<span class="error">${esc(e.message)}${f ? "：" + esc(Object.entries(f).map(([k, v]) => k + " " + v).join("；")) : ""}</span>`;
@@ -182,16 +200,24 @@
       const tr = document.createElement("tr"); tr.dataset.id = t.id;
       const unit = t.responsible_unit ? (t.responsible_unit.name || t.responsible_unit) : "待派单";
       const cat = t.category && t.category.name !== undefined ? t.category.name : t.category;
-      tr.innerHTML = `<td><a href="/tickets/${t.id}">${esc(t.number)}</a></td><td>${esc(t.subject || (t.description || "").slice(0, 30))}</td>
+      const em = t.emergency && !["closed", "archived", "cancelled", "merged"].includes(t.status) ? t.emergency : null;
+      if (em) { tr.classList.add("emergency-row"); tr.dataset.emergency = "1"; }
+      tr.innerHTML = `<td><a href="/tickets/${t.id}">${esc(t.number)}</a>${em ? ` <strong class="em-tag">紧急·${esc(em.kind_label)}</strong>` : ""}</td><td>${esc(t.subject || (t.description || "").slice(0, 30))}${em && ["accepted", "dispatched"].includes(t.status) ? ` <span class="em-clock-cell">${emClock(em.clock_due_at)}</span>` : ""}</td>
         <td>${esc(cat || "未分类")}</td><td>${esc(unit)}</td><td class="st">${statusBadge(t)}</td>
         <td>${t.status === "dispatched" ? dueCell(t, t.sign_due_at, t.dispatched_at) : "—"}</td><td>${H.sets.paused.includes(t.status) && !t.due_at ? '<span class="muted">已暂停（待群众补充）</span>' : H.sets.clocked.includes(t.status) ? dueCell(t, t.due_at, t.dispatched_at) : "—"}</td>`;
       tr._t = t;
       return tr;
     }
+    // Emergencies jump to the top of the queue, the soonest clock first.
+    function pinEmergencies() {
+      const ems = [...tbody.querySelectorAll("tr[data-emergency]")].sort((a, b) =>
+        String(a._t.emergency.clock_due_at).localeCompare(String(b._t.emergency.clock_due_at)));
+      ems.reverse().forEach((tr) => tbody.prepend(tr));
+    }
     async function load() {
       const q = filter.value ? "?status=" + encodeURIComponent(filter.value) : "";
       const d = await api("GET", "/tickets" + q);
-      tbody.innerHTML = ""; d.items.forEach((t) => tbody.appendChild(row(t)));
+      tbody.innerHTML = ""; d.items.forEach((t) => tbody.appendChild(row(t))); pinEmergencies();
       $("#pager").textContent = `共 ${d.total} 件`;
     }
     filter.addEventListener("change", load);
@@ -199,6 +225,9 @@
     socket.on("sla.warning", (msg) => toast(`临期预警：${msg.ticket.number} ${msg.stage === "sign" ? "签收" : "办结"}时限将至（${fmt(msg.due_at)}）`, "error"));
     // Countdowns tick every 30 s without a reload.
     setInterval(() => tbody.querySelectorAll("tr").forEach((tr) => { if (tr._t) tr.replaceWith(Object.assign(row(tr._t), {_t: tr._t})); }), 30000);
+    // An emergency's own clock ticks every second.
+    setInterval(() => tbody.querySelectorAll("tr[data-emergency] .em-clock-cell").forEach((span) => {
+      span.innerHTML = emClock(span.closest("tr")._t.emergency.clock_due_at); }), 1000);
     const assists = $("#assists tbody");
     if (assists) {
       api("GET", "/assists").then((d) => {
@@ -213,7 +242,8 @@
       const visible = H.role !== "department" || t.responsible_unit_id === H.unitId;
       if (!visible || (filter.value && filter.value !== t.status)) { if (old) old.remove(); return; }
       const tr = row(t); tr.classList.add("flash");
-      if (old) old.replaceWith(tr); else { tbody.prepend(tr); toast(`新工单 ${t.number}：${t.subject}`, "info"); }
+      if (old) old.replaceWith(tr); else { tbody.prepend(tr); toast(`${t.emergency ? "紧急" : "新"}工单 ${t.number}：${t.subject}`, t.emergency ? "error" : "info"); }
+      pinEmergencies();
       setTimeout(() => tr.classList.remove("flash"), 1500);
     });
   }
@@ -320,7 +350,8 @@
       if (!d.low_confidence.length) emptyRow(lt, 6, "暂无待人工派单工单"); else lt.innerHTML = "";
       d.low_confidence.forEach((t) => {
         const tr = document.createElement("tr");
-        tr.innerHTML = `<td>${link(t)}</td><td>${esc(t.subject)}</td><td>${esc(t.category || "未能判断")}</td>
+        if (t.emergency) tr.classList.add("emergency-row");
+        tr.innerHTML = `<td>${link(t)}</td><td>${t.emergency ? '<strong class="em-tag">紧急</strong> ' : ""}${esc(t.subject)}</td><td>${esc(t.category || "未能判断")}</td>
           <td>${t.category_confidence == null ? "—" : Math.round(t.category_confidence * 100) + "%"}</td><td>${esc(t.platform)}</td><td><a href="/tickets/${t.id}">派单</a></td>`;
         lt.appendChild(tr);
       });
@@ -454,5 +485,5 @@
   if (page === "review") initReview();
   if (page === "board") initBoard();
   if (page === "callbacks") initCallbacks();
-  window.hotlineConsole = {api, onTicketChanged, socket, suggestionHtml};
+  window.hotlineConsole = {api, onTicketChanged, socket, esc, fmt, suggestionHtml};
 })();

@@ -35,23 +35,29 @@
       const tr = document.createElement("tr"); tr.dataset.id = l.id; tr.dataset.state = l.state;
       const t = l.ticket || {};
       const unseen = ALERT.has(l.state) && !l.seen;
+      const alarm = !!(l.detail && l.detail.alarm_at) && ["pending", "sent"].includes(l.state);
       if (unseen) tr.classList.add("escalation");
+      if (alarm) tr.classList.add("alarm");
       tr.innerHTML = `<td><a href="/tickets/${l.ticket_id}">${esc(t.number)}</a></td><td>${esc(t.subject)}</td>
         <td>${esc(l.peer_label)}</td><td>${l.direction === "outbound" ? "12345→" : "→12345"}</td>
-        <td><span class="status ls-${esc(l.state)}">${esc(STATES[l.state] || l.state)}</span></td><td>${esc(l.external_id || "—")}</td>
+        <td><span class="status ls-${esc(l.state)}">${esc(STATES[l.state] || l.state)}</span>${alarm ? ' <strong class="alarm-tag">未回执告警</strong>' : ""}</td><td>${esc(l.external_id || "—")}</td>
         <td>${esc(l.last_note)}</td><td>${esc(fmt(l.updated_at))}</td>
         <td>${unseen ? `<button type="button" data-seen="${l.id}">确认知悉</button>` : ""}</td>`;
       return tr;
     }
     function recount() {
-      const n = tbody.querySelectorAll("tr.escalation").length;
+      const n = tbody.querySelectorAll("tr.escalation, tr.alarm").length;
       count.hidden = n === 0; count.textContent = `${n} 条待处理联动`;
       document.title = (n ? `(${n}) ` : "") + "联动看板 · 12345";
     }
+    // A closed ticket leaves the board (unless one asks for 已办结); the
+    // emergencies themselves have their own list above (emergency.js).
+    const FINAL = ["closed", "archived", "cancelled", "merged"];
+    const shown = (l) => l.peer !== "emergency" && (filter.value === "closed" || !l.ticket || !FINAL.includes(l.ticket.status));
     async function load() {
       const q = filter.value ? "?state=" + encodeURIComponent(filter.value) : "";
       const d = await C.api("GET", "/linkages" + q);
-      tbody.innerHTML = ""; d.items.forEach((l) => tbody.appendChild(row(l))); recount();
+      tbody.innerHTML = ""; d.items.filter(shown).forEach((l) => tbody.appendChild(row(l))); recount();
     }
     // ---------------------------------------------------------- undelivered messages, live
     const undelivered = new Map();   // id → message JSON
@@ -109,22 +115,31 @@
     });
     filter.addEventListener("change", load);
     C.socket.on("linkage.changed", (l) => {
-      if (filter.value && filter.value !== l.state) return;
       const old = tbody.querySelector(`tr[data-id="${l.id}"]`);
+      if (!shown(l)) { if (old) { old.remove(); recount(); } return; }
+      if (filter.value && filter.value !== l.state) return;
       const tr = row(l); tr.classList.add("flash");
       if (old) old.replaceWith(tr); else tbody.prepend(tr);
       if (ALERT.has(l.state) && !l.seen && (!old || old.dataset.state !== l.state)) beep();
+      if (tr.classList.contains("alarm") && !(old && old.classList.contains("alarm"))) beep();
       setTimeout(() => tr.classList.remove("flash"), 1500);
       recount();
     });
+    C.socket.on("emergency.alarm", () => beep());
+    if (window.hotlineEmergency) window.hotlineEmergency.initBoardEmergencies(beep);
     load(); loadUndelivered();
   }
 
   // ------------------------------------------------------------ calls
   function initCalls() {
     const form = $("#call-form"), list = $("#transcript"), state = $("#call-state");
-    let edited = false, current = null, detectTimer = null;
-    form.description.addEventListener("input", () => { edited = true; detect(); });
+    let edited = false, current = null, created = null;
+    const banner = window.hotlineEmergency && window.hotlineEmergency.watch(form.description, $("#emergency-banner"), {
+      ticket: async () => created || (created = await createTicket()),
+      onChange: (st) => { emergencyState = st; },
+    });
+    let emergencyState = null;
+    form.description.addEventListener("input", () => { edited = true; });
     function fill(d) {
       if (!d) return;
       form.call_id.value = d.call_id;
@@ -132,9 +147,10 @@
       if (!form.caller_name.value && d.caller.name) form.caller_name.value = d.caller.name;
       if (!form.caller_phone.value && d.caller.phone) form.caller_phone.value = d.caller.phone;
       if (!form.address.value && d.address) form.address.value = d.address;
+      if (banner) banner.check();
       detect();
     }
-    let seq = 0;
+    let seq = 0, detectTimer = null;
     function detect() {
       clearTimeout(detectTimer);
       detectTimer = setTimeout(async () => {
@@ -151,7 +167,8 @@
       }, 300);
     }
     C.socket.on("call.ringing", (m) => {
-      current = m.call_id; edited = false; form.reset(); list.innerHTML = "";
+      current = m.call_id; edited = false; created = null; form.reset(); list.innerHTML = ""; $("#call-result").innerHTML = "";
+      if (banner) banner.reset();
       $("#call-suggestion").innerHTML = '<p class="muted">转写开始后将推荐事项与承办单位。</p>';
       state.textContent = "振铃 " + m.caller_phone; form.caller_phone.value = m.caller_phone; form.call_id.value = m.call_id;
       $("#caller-history").innerHTML = m.history.length
@@ -166,16 +183,22 @@
       list.appendChild(li); fill(m.draft);
     });
     C.socket.on("call.ended", (m) => { if (m.call_id === current) { state.textContent = "已挂机"; fill(m.draft); } });
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
+    async function createTicket() {
       const call = form.call_id.value ? await C.api("GET", "/calls/" + encodeURIComponent(form.call_id.value)) : null;
       const body = {channel: "phone", caller: {name: form.caller_name.value, phone: form.caller_phone.value},
         address: form.address.value, description: form.description.value};
       if (call) { body.call_id = call.call_id; body.transcript = call.draft.transcript; }
-      try {
-        const t = await C.api("POST", "/tickets", body);
-        $("#call-result").innerHTML = `已生成工单 <a id="call-ticket" href="/tickets/${t.id}">${esc(t.number)}</a>`;
-      } catch (e) { $("#call-result").innerHTML = `<span class="error">${esc(e.message)}</span>`; }
+      if (emergencyState && emergencyState.emergency) body.urgency = "emergency";
+      if (emergencyState && emergencyState.dismissed) body.emergency_dismissal = emergencyState.dismissed;
+      const t = await C.api("POST", "/tickets", body);
+      $("#call-result").innerHTML = `已生成工单 <a id="call-ticket" href="/tickets/${t.id}">${esc(t.number)}</a>${t.emergency ? ' <strong class="em-tag">紧急</strong>' : ""}`;
+      created = t;
+      return t;
+    }
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      if (created) { $("#call-result").innerHTML = `本次来电已生成工单 <a id="call-ticket" href="/tickets/${created.id}">${esc(created.number)}</a>`; return; }
+      try { await createTicket(); } catch (e) { $("#call-result").innerHTML = `<span class="error">${esc(e.message)}</span>`; }
     });
   }
 

@@ -22,7 +22,8 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         JSON_AS_ASCII=False,
-        WTF_CSRF_TIME_LIMIT=None,
+        # A form's CSRF token lives as long as a session may (and dies with it).
+        WTF_CSRF_TIME_LIMIT=settings.session_max_hours * 3600,
         HOTLINE=settings,
     )
     app.json.ensure_ascii = False
@@ -30,8 +31,10 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     app.extensions["hotline.db"] = Database(settings.database_url)
 
     from dispatch import jobs
-    from hotline import admin, api, auth, console, errors, figures, open311, realtime, services, webhooks
+    from hotline import (account, admin, api, auth, console, errors, figures, hardening, open311, realtime,
+                         openapi, security_admin, services, webhooks)
 
+    hardening.init_app(app)  # first: its bounded <int:…> converter must exist before any route
     jobs.configure(settings.redis_url, app.extensions["hotline.db"])
     services.init_app(app)
     errors.init_app(app)
@@ -43,4 +46,7 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     open311.init_app(app)
     figures.init_app(app)
     admin.init_app(app)
+    account.init_app(app)
+    security_admin.init_app(app)
+    openapi.init_app(app)
     return app

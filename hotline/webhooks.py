@@ -21,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from dispatch import events
 from dispatch.access import visible_clause
 from dispatch.errors import Conflict, Forbidden, Invalid, NotFound
-from hotline.auth import api_auth, csrf, current_actor
+from dispatch.capabilities import require
+from hotline.auth import api_auth, csrf, current_actor, needs
 from hotline.errors import error_response
 from hotline.services import db
 from integrations import governance, linkage, outbox, police110, signing, telephony
@@ -32,7 +33,6 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 api = Blueprint("linkage_api", __name__, url_prefix="/api/v1")
 HANDLERS = {"police110": police110.handle_webhook, "governance": governance.handle_webhook,
             "telephony": telephony.handle_webhook}
-COORDINATORS = ("coordinator", "dispatcher", "supervisor", "admin")
 
 
 def _refuse(status: int, code: str, message: str, peer: str, why: str):
@@ -81,7 +81,8 @@ def receive(peer: str):
 # ------------------------------------------------------------------ coordinators' API
 def _coordinator():
     actor = current_actor()
-    if actor.role not in COORDINATORS or not actor.on_platform:
+    require(actor, "linkage.read")
+    if not actor.on_platform:
         raise Forbidden("仅平台协调、派单、督查人员可用")
     return actor
 
@@ -177,6 +178,7 @@ def retry_outbox(message_id: int):
 
 @api.post("/police110/detect")
 @api_auth
+@needs("tickets.create")
 def detect_police_matter():
     """The lexicon detector on a text (the intake form asks while typing)."""
     current_actor()
@@ -191,6 +193,7 @@ def detect_police_matter():
 
 @api.get("/calls/<call_id>")
 @api_auth
+@needs("tickets.create")
 def get_call(call_id: str):
     """A call as the telephony platform reported it, with the intake draft."""
     if len(call_id) > 64:

@@ -59,14 +59,6 @@
     const cats = (await api("GET", "/categories")).items;
     $("#category-list").innerHTML = cats.map((c) => `<option value="${esc(c.full_name)}">`).join("");
   })();
-  const ACTIONS = {"routing_rule.create": "新增派单规则", "routing_rule.deactivate": "停用派单规则", "model.activate": "启用模型",
-    "model.rollback": "回滚模型", "model.retrain": "请求重训", "api_token.create": "签发API令牌"};
-  function refresh() { loadModels(); loadRules(); loadAudit(); }
-  async function loadAudit() {
-    const d = await api("GET", "/admin/audit");
-    $("#audit tbody").innerHTML = d.items.map((e) => `<tr><td>${esc(e.at.slice(0, 19).replace("T", " "))}</td><td>${esc(e.actor)}</td>
-      <td>${esc(ACTIONS[e.action] || e.action)}</td><td>${esc(e.object_type)} ${esc(e.object_id)}</td><td>${esc(e.reason)}</td></tr>`).join("")
-      || '<tr><td colspan="5" class="muted">暂无记录</td></tr>';
-  }
+  function refresh() { loadModels(); loadRules(); }
   refresh();
 })();

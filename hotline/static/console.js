@@ -2,7 +2,8 @@
    and listens for live ticket changes over Socket.IO. */
 (function () {
   "use strict";
-  const H = window.HOTLINE;
+  // Page data comes as JSON (the CSP allows no inline script).
+  const H = window.HOTLINE = JSON.parse(document.getElementById("hotline-data").textContent);
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (sel, root) => (root || document).querySelector(sel);
   const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));

@@ -51,9 +51,30 @@ def upgrade() -> None:
 
     if op.get_bind().dialect.name == "postgresql":
         # Append-only: history is never rewritten, by the app or by hand.
+        # Append-only: committed history is never rewritten, by the app or
+        # by hand.  A transaction may still complete the rows it inserted
+        # itself before it commits (hooks add to an event's payload in the
+        # transaction that wrote it): an UPDATE passes only when the row's
+        # inserting transaction (xmin, sub-transactions included) is still
+        # in progress, i.e. is this one.
         op.execute("""
             CREATE FUNCTION hotline_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE
+              cur bigint;
+              ins bigint;
             BEGIN
+              IF TG_OP = 'UPDATE' THEN
+                BEGIN
+                  cur := pg_current_xact_id()::text::bigint;
+                  ins := ((cur >> 32) << 32) | OLD.xmin::text::bigint;
+                  IF ins > cur THEN ins := ins - 4294967296; END IF;
+                  IF ins >= 0 AND pg_xact_status(ins::text::xid8) = 'in progress' THEN
+                    RETURN NEW;
+                  END IF;
+                EXCEPTION WHEN others THEN
+                  NULL;  -- too old to know: certainly committed long ago
+                END;
+              END IF;
               RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
                 USING ERRCODE = 'insufficient_privilege';
             END $$""")

@@ -2,16 +2,15 @@
 API through static/console.js, and live changes over Socket.IO."""
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlparse
 
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, session, url_for
-from sqlalchemy import select
 
 from dispatch.capabilities import can
 from dispatch.workflow import RECORD_ONLY, TRANSITIONS
 from hotline import sessions
-from hotline.auth import (audit, authenticate, client_address, current_actor, hash_password, page_auth,
-                          password_problems, session_policy)
+from hotline.auth import audit, authenticate, client_address, current_actor, page_auth, session_policy
 from hotline.services import db
 from models import CHANNELS, REQUEST_TYPES, STATUSES, URGENCIES, Unit, User, utcnow
 
@@ -72,8 +71,9 @@ def login():
                 session["sid"] = sid
                 # Shown once on the next page: when and from where this
                 # account last logged in (an unknown one is worth a look).
-                session["last_login"] = [row.last_login_at.isoformat() if row.last_login_at else "",
-                                         row.last_login_address]
+                beijing = dt.timezone(dt.timedelta(hours=8))
+                session["last_login"] = [row.last_login_at.astimezone(beijing).strftime("%Y-%m-%d %H:%M:%S")
+                                         if row.last_login_at else "", row.last_login_address]
                 row.last_login_at, row.last_login_address = utcnow(), address
                 from dispatch.access import Actor
 

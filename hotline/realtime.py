@@ -29,7 +29,7 @@ from dispatch.access import Actor
 from hotline import sessions
 from hotline.auth import hash_token, token_is_live
 from hotline.services import db
-from models import ApiToken, User, UserSession, utcnow
+from models import ApiToken, UserSession, utcnow
 
 log = logging.getLogger(__name__)
 socketio = SocketIO()

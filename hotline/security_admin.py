@@ -15,9 +15,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from typing import Literal, Optional
+from typing import Literal
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from pydantic import Field
 from sqlalchemy import func, select
 

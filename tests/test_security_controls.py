@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from models import AuditEvent, TicketEvent, User
-from tests.helpers import WAGES, bearer
+from models import AuditEvent
+from tests.helpers import bearer
 from tests.test_security_findings import USERS, csrf_of, login, new_ticket
 
 
@@ -158,7 +158,6 @@ def _get_paths(app, ticket_id: int) -> list[str]:
 
 def test_caller_identity_appears_only_where_the_role_needs_it(app, seeded_db):
     agent = bearer(seeded_db, "agent")
-    subject, body = WAGES
     plain = new_ticket(app.test_client(), agent, name=CALLER_NAME, phone=CALLER_PHONE)
     secret = new_ticket(app.test_client(), agent, confidential=True, name=CALLER_NAME, phone=CALLER_PHONE)
     assert plain["responsible_unit"]["code"] == "gy_rsj"

@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 TOLERANCE = 0.005
 QUEUE = "training"          # dispatch.jobs.QUEUE_TRAINING
-NIGHTLY_CRON = "0 3 * * *"  # 03:00 local time of the scheduler, every night
 JOB_TIMEOUT = 1800
 
 _SUMMARY_KEYS = ("n", "macro_f1", "accuracy", "per_label", "threshold", "auto_routed_share",
@@ -171,29 +170,3 @@ def enqueue_retrain(connection, database_url: str, **kwargs):
 
     q = Queue(QUEUE, connection=connection)
     return q.enqueue(retrain, args=(database_url,), kwargs=kwargs, job_timeout=JOB_TIMEOUT)
-
-
-def register_schedule(queue_or_connection, cron: str = NIGHTLY_CRON, database_url: str | None = None):
-    """Register the nightly retraining with rq's cron.
-
-    Accepts an ``rq.cron.CronScheduler`` (the job is added to it), an
-    ``rq.Queue`` (its connection and name are used) or a Redis connection
-    (queue ``training``).  Returns the CronScheduler; whoever runs the
-    scheduler loop (``start()`` or ``enqueue_jobs()``) makes it fire.  Without
-    ``database_url`` the job reads DATABASE_URL in the worker.
-    """
-    from rq import Queue
-    from rq.cron import CronScheduler
-
-    queue_name = QUEUE
-    if isinstance(queue_or_connection, CronScheduler):
-        sched = queue_or_connection
-    elif isinstance(queue_or_connection, Queue):
-        sched = CronScheduler(connection=queue_or_connection.connection, name=f"classifier-{uuid.uuid4().hex[:6]}")
-        queue_name = queue_or_connection.name
-    else:
-        sched = CronScheduler(connection=queue_or_connection, name=f"classifier-{uuid.uuid4().hex[:6]}")
-    if not any(j.name == "classifier-retrain" for j in sched.get_jobs()):
-        sched.register(retrain, queue_name, args=(database_url,) if database_url else None,
-                       cron=cron, job_timeout=JOB_TIMEOUT, name="classifier-retrain")
-    return sched

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from dispatch.access import Actor, visible_clause
 from dispatch.capabilities import require
 from dispatch.errors import Forbidden, NotFound
+from dispatch.ticket_json import queue_row
+from dispatch.workflow import THIRD_RETURN
 from models import (SUPERVISION_KINDS, CallbackTask, ExtensionRequest, SupervisionItem, Ticket, TicketEvent, Unit,
                     utcnow)
 
@@ -23,17 +25,6 @@ LIMIT = 200
 
 def _platforms(actor: Actor):
     return select(Unit.id).where(Unit.path.startswith(actor.unit_path))
-
-
-def _ticket(t: Ticket) -> dict:
-    return {"id": t.id, "number": t.number, "status": t.status, "version": t.version,
-            "subject": t.subject or t.description[:40], "urgency": t.urgency,
-            "category": t.category.full_name if t.category else None,
-            "responsible_unit": t.responsible_unit.name if t.responsible_unit else None,
-            "platform": t.platform.name, "return_count": t.return_count,
-            "due_at": t.due_at.isoformat() if t.due_at else None,
-            "sign_due_at": t.sign_due_at.isoformat() if t.sign_due_at else None,
-            "category_confidence": t.category_confidence}
 
 
 def _need_platform(actor: Actor) -> None:
@@ -52,10 +43,10 @@ def review_queue(s: Session, actor: Actor) -> dict:
     for t in returned:
         ev = s.scalar(select(TicketEvent).where(TicketEvent.ticket_id == t.id, TicketEvent.action == "return")
                       .order_by(TicketEvent.id.desc()).limit(1))
-        out_returns.append(_ticket(t) | {
+        out_returns.append(queue_row(t) | {
             "returned_by": ev.actor_label if ev else "", "returned_at": ev.at.isoformat() if ev else None,
             "reason": ev.reason if ev else "", "suggested_unit": (ev.payload or {}).get("suggested_unit", "") if ev else "",
-            "needs_coordinator": t.return_count >= 3})
+            "needs_coordinator": t.return_count >= THIRD_RETURN})
     low = s.scalars(select(Ticket).where(vis, Ticket.status == "accepted", Ticket.needs_review.is_(True))
                     .order_by(Ticket.created_at).limit(LIMIT)).all()
     ext = s.execute(select(ExtensionRequest, Ticket).join(Ticket, Ticket.id == ExtensionRequest.ticket_id)
@@ -63,8 +54,8 @@ def review_queue(s: Session, actor: Actor) -> dict:
                     .limit(LIMIT)).all()
     return {
         "returns": out_returns,
-        "low_confidence": [_ticket(t) for t in low],
-        "extensions": [_ticket(t) | {"extension_id": r.id, "days": r.days, "reason": r.reason,
+        "low_confidence": [queue_row(t) for t in low],
+        "extensions": [queue_row(t) | {"extension_id": r.id, "days": r.days, "reason": r.reason,
                                      "requested_at": r.requested_at.isoformat()} for r, t in ext],
     }
 
@@ -85,7 +76,7 @@ def item_json(i: SupervisionItem, t: Ticket | None) -> dict:
     return {"id": i.id, "kind": i.kind, "kind_label": SUPERVISION_KINDS.get(i.kind, i.kind), "reason": i.reason,
             "detail": i.detail, "platform_id": i.platform_id, "created_at": i.created_at.isoformat(),
             "resolved_at": i.resolved_at.isoformat() if i.resolved_at else None,
-            "ticket": _ticket(t) if t is not None else None}
+            "ticket": queue_row(t) if t is not None else None}
 
 
 def resolve_item(s: Session, actor: Actor, item_id: int) -> dict:
@@ -107,7 +98,7 @@ def callback_queue(s: Session, actor: Actor) -> list[dict]:
     q = (select(CallbackTask, Ticket).join(Ticket, Ticket.id == CallbackTask.ticket_id)
          .where(CallbackTask.state == "open", Ticket.status == "closed", visible_clause(actor))
          .order_by(CallbackTask.due_at).limit(LIMIT))
-    return [_ticket(t) | {"task_id": c.id, "callback_due_at": c.due_at.isoformat(), "attempts": c.attempts,
+    return [queue_row(t) | {"task_id": c.id, "callback_due_at": c.due_at.isoformat(), "attempts": c.attempts,
                           "round": c.round, "caller_name": t.caller_name, "caller_phone": t.caller_phone,
                           "reply_text": t.reply_text}
             for c, t in s.execute(q).all()]

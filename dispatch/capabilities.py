@@ -13,23 +13,26 @@ hold disjoint capabilities, and no demo account holds two of the roles.
 from __future__ import annotations
 
 from dispatch.errors import Forbidden
+from dispatch.workflow import (CALLBACK_AGENTS, COORDINATORS, DEPARTMENT, DISPATCHERS, FIGURE_READERS,
+                               PLATFORM_ROLES, REVIEWERS)
 
 ADMIN_ROLES = ("admin", "security_admin", "auditor")
 
+# Built on the workflow's named groups of roles (one vocabulary).
 CAPABILITIES: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     # Tickets
-    "tickets.read": ("agent", "dispatcher", "department", "coordinator", "supervisor", "admin"),
-    "tickets.create": ("agent", "dispatcher", "admin"),       # 受理登记, 来电受理, suggest, duplicates
-    "review.read": ("dispatcher", "coordinator", "admin"),    # 派单审核
-    "supervision.read": ("coordinator", "dispatcher", "supervisor", "admin"),  # 督办看板
-    "supervision.resolve": ("coordinator", "dispatcher", "supervisor", "admin"),
-    "callbacks.read": ("agent", "dispatcher", "admin"),       # 回访队列
-    "linkage.read": ("coordinator", "dispatcher", "supervisor", "admin"),      # 联动看板, outbox
-    "figures.read": ("supervisor", "coordinator", "dispatcher", "admin", "department"),
+    "tickets.read": PLATFORM_ROLES | DEPARTMENT,
+    "tickets.create": DISPATCHERS,             # 受理登记, 来电受理, suggest, duplicates, Open311 keys
+    "review.read": REVIEWERS,                  # 派单审核
+    "supervision.read": COORDINATORS,          # 督办看板
+    "supervision.resolve": COORDINATORS,
+    "callbacks.read": CALLBACK_AGENTS,         # 回访队列
+    "linkage.read": COORDINATORS,              # 联动看板, outbox
+    "figures.read": FIGURE_READERS,            # 统计报表
     # Administration, split three ways
-    "system.admin": ("admin",),                               # routing catalogue, model registry
-    "security.admin": ("security_admin",),                    # accounts, roles, tokens, others' sessions
-    "audit.read": ("auditor",),                               # audit log, its export
+    "system.admin": ("admin",),                # routing catalogue, model registry
+    "security.admin": ("security_admin",),     # accounts, roles, tokens, others' sessions
+    "audit.read": ("auditor",),                # audit log, its export
 }.items()}
 
 # The three administrative duties are disjoint by construction.

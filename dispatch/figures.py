@@ -41,11 +41,11 @@ from models import PLATFORM_KINDS, Ticket, TicketEvent, Unit, User
 
 LOCAL_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # no DST in China since 1991
 # Statuses whose deadlines do not apply: the ticket is not the unit's work.
-NO_DEADLINE = ("cancelled", "merged")
+NO_DEADLINE = tuple(sorted(workflow.NO_DEADLINE))
 # The close clock is paused while the unit waits for the citizen: not overdue.
-PAUSED = tuple(x for x in ("awaiting_citizen",) if x in workflow.OPEN)
+PAUSED = tuple(sorted(workflow.PAUSED))
 # The unit's close clock runs in these (it stops at the unit's reply).
-RUNNING = tuple(sorted(set(getattr(workflow, "CLOCKED", {"dispatched", "handling", "returned"})) - set(PAUSED)))
+RUNNING = tuple(sorted(workflow.RUNNING))
 # Events the figures read, through the figure_events ledger (a direct answer
 # shows on the ticket itself: closed with no unit).
 EVENT_ACTIONS = ("return", "uphold_return", "reject_return", "request_extension", "approve_extension",
@@ -487,12 +487,3 @@ def refresh_ledger_job() -> None:
 
     with database().session() as s:
         refresh_ledger(s)
-
-
-def _declare() -> None:
-    from dispatch import periodic
-
-    periodic.declare("figures-ledger", "dispatch.figures.refresh_ledger_job", 300)
-
-
-_declare()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from typing import Callable
 
 from models import Database
@@ -20,22 +19,39 @@ QUEUE_SLA = "sla"
 QUEUE_TRAINING = "training"
 QUEUES = (QUEUE_OUTBOX, QUEUE_SLA, QUEUE_DEFAULT, QUEUE_TRAINING)
 
-_state: dict = {"redis_url": None, "db": None}
+_state: dict = {"redis_url": None, "db": None, "tickets": None}
 
 
-def configure(redis_url: str | None, db: Database | None = None) -> None:
+def configure(redis_url: str | None, db: Database | None = None, tickets=None) -> None:
+    """Called by the composition root (hotline/wiring.py) when a process
+    starts: where jobs go, the database and the one TicketService that job
+    functions use."""
     _state["redis_url"] = redis_url
     if db is not None:
         _state["db"] = db
+    if tickets is not None:
+        _state["tickets"] = tickets
+
+
+def reset() -> None:
+    """Forget the process's wiring (between tests)."""
+    _state.update(redis_url=None, db=None, tickets=None)
 
 
 def database() -> Database:
-    """The process's Database (workers build it from DATABASE_URL)."""
+    """The process's Database (a bare ``rq worker`` builds it from DATABASE_URL)."""
     if _state["db"] is None:
-        from hotline.config import Settings
+        from runtime.settings import Settings
 
         _state["db"] = Database(Settings.from_env().database_url)
     return _state["db"]
+
+
+def tickets():
+    """The process's one TicketService, with every hook and peer action."""
+    if _state["tickets"] is None:
+        raise RuntimeError("this process has no TicketService: its entry point must call hotline.wiring.boot()")
+    return _state["tickets"]
 
 
 def redis_connection():
@@ -74,7 +90,3 @@ def enqueue(func: Callable, *args, queue: str = QUEUE_DEFAULT, at: dt.datetime |
         # sweep will pick the work up; say so loudly.
         log.exception("could not enqueue %s; the sweep will retry", getattr(func, "__name__", func))
         return None
-
-
-def worker_env_database_url() -> str:
-    return os.environ.get("DATABASE_URL", "")

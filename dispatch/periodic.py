@@ -1,64 +1,60 @@
-"""Periodic jobs, declared in code.
+"""Running the periodic jobs.
 
-With Redis they are registered with rq's cron (idempotently, at worker
-start); on the embedded default a daemon thread in the web process runs
-them.  Each one is a safety net for work that is also enqueued precisely
-(a lost Redis job must not lose a deadline or a message)."""
+The list of jobs (name, function, interval or cron, timeout, queue) is
+owned by the composition root, hotline/wiring.py; this module only runs a
+list it is given.  With Redis they are registered with rq's cron (at worker
+start; several workers each registering them is harmless, see below); on the
+embedded default a daemon thread in the web process runs the ones marked
+``in_process``.  Each interval job is a safety net for work that is also
+enqueued precisely (a lost Redis job must not lose a deadline or a message).
+"""
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Iterable
 
-from models import Database
+from dispatch.jobs import QUEUE_DEFAULT
 
 log = logging.getLogger(__name__)
 
-# (name, function path, interval in seconds).  Filled in by the subsystems
-# that own the work (SLA sweep, outbox sweep, nightly retraining).
-PERIODIC: list[tuple[str, str, int]] = []
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    func: Callable[[], object]
+    every: int | None = None        # seconds between runs
+    cron: str | None = None         # or a cron expression (UTC)
+    timeout: int = 300              # seconds an rq run may take before it is killed
+    queue: str = QUEUE_DEFAULT
+    # Also run by the embedded default's thread (no Redis).  A minute of
+    # classifier training inside the web process is not worth it there.
+    in_process: bool = True
+
+    def describe(self) -> dict:
+        return {"name": self.name, "func": f"{self.func.__module__}.{self.func.__qualname__}",
+                "every": self.every, "cron": self.cron, "timeout": self.timeout, "queue": self.queue,
+                "in_process": self.in_process}
 
 
-def declare(name: str, func_path: str, every_seconds: int) -> None:
-    if all(n != name for n, _, _ in PERIODIC):
-        PERIODIC.append((name, func_path, every_seconds))
-
-
-def _resolve(path: str) -> Callable:
-    import importlib
-
-    mod, _, attr = path.rpartition(".")
-    return getattr(importlib.import_module(mod), attr)
-
-
-def cron_scheduler(redis_conn):
-    """rq's CronScheduler with every declared periodic job."""
-    _import_declarers()
+def cron_scheduler(redis_conn, jobs: Iterable[PeriodicJob]):
+    """rq's CronScheduler with every periodic job."""
     from rq.cron import CronScheduler
 
-    from dispatch.jobs import QUEUE_DEFAULT
-
     sched = CronScheduler(connection=redis_conn, name=f"hotline-{threading.get_native_id()}-{time.time():.0f}")
-    for name, path, every in PERIODIC:
-        sched.register(_resolve(path), QUEUE_DEFAULT, interval=every, name=name)
-    # Nightly retraining from people's corrections, at 03:00 Beijing time
-    # (19:00 UTC).  Only with Redis: on the embedded default a minute of
-    # training inside the web process is not worth it; admins retrain on
-    # demand from the console instead.
-    from classifier.jobs import nightly_retrain
-
-    from dispatch.jobs import QUEUE_TRAINING
-
-    sched.register(nightly_retrain, QUEUE_TRAINING, cron="0 19 * * *", name="classifier-nightly-retrain")
+    for j in jobs:
+        sched.register(j.func, j.queue, interval=j.every, cron=j.cron, job_timeout=j.timeout, name=j.name)
     return sched
 
 
-def start_cron_thread(redis_conn) -> threading.Thread:
+def start_cron_thread(redis_conn, jobs: Iterable[PeriodicJob]) -> threading.Thread:
     """Run rq's cron beside a worker.  Several workers may each run one: the
     periodic jobs are sweeps, idempotent by design, so a doubled run costs a
     query and changes nothing."""
-    sched = cron_scheduler(redis_conn)
+    jobs = list(jobs)
+    sched = cron_scheduler(redis_conn, jobs)
 
     def loop():
         while True:
@@ -71,33 +67,25 @@ def start_cron_thread(redis_conn) -> threading.Thread:
 
     t = threading.Thread(target=loop, name="hotline-cron", daemon=True)
     t.start()
-    log.info("periodic jobs on rq cron: %s", [n for n, _, _ in PERIODIC])
+    log.info("periodic jobs on rq cron: %s", [j.name for j in jobs])
     return t
 
 
-def _import_declarers() -> None:
-    for mod in ("dispatch.sweeps", "integrations.outbox", "dispatch.figures"):
-        try:
-            __import__(mod)
-        except ImportError:
-            pass
-
-
-def start_in_process(db: Database, tick: float = 5.0) -> threading.Thread:
+def start_in_process(jobs: Iterable[PeriodicJob], tick: float = 5.0) -> threading.Thread:
     """Embedded default: run the periodic jobs from a daemon thread."""
-    _import_declarers()
+    jobs = [j for j in jobs if j.in_process and j.every]
     last: dict[str, float] = {}
 
     def loop():
         while True:
             now = time.monotonic()
-            for name, path, every in PERIODIC:
-                if now - last.get(name, -every) >= every:
-                    last[name] = now
+            for j in jobs:
+                if now - last.get(j.name, -j.every) >= j.every:
+                    last[j.name] = now
                     try:
-                        _resolve(path)()
+                        j.func()
                     except Exception:
-                        log.exception("periodic job %s failed", name)
+                        log.exception("periodic job %s failed", j.name)
             time.sleep(tick)
 
     t = threading.Thread(target=loop, name="hotline-periodic", daemon=True)

@@ -20,17 +20,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from dispatch import clocks, duplicates, events, hooks, routing
+from dispatch import clocks, duplicates, events, rooms, routing
 from dispatch.access import Actor, can_see
-from dispatch.errors import Conflict, Forbidden, Invalid, NotFound
-from dispatch.workflow import CALLBACK_TRIES, SATISFACTION, transition
+from dispatch.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from dispatch.hooks import Hook
+from dispatch.ticket_json import summary  # noqa: F401  (kept importable as dispatch.services.summary)
+from dispatch.workflow import CALLBACK_TRIES, OPEN, SATISFACTION, THIRD_RETURN, THIRD_RETURN_REVIEWERS, transition
 from models import (Assignment, CallbackTask, Category, Database, ExtensionRequest, LabelCorrection, SlaClock,
                     SupervisionItem, Ticket, TicketEvent, Unit, utcnow)
 from models.dispatching import SUPERVISION_KINDS
@@ -78,12 +80,32 @@ def _predictor():
     return get_predictor()
 
 
+class NotWired(DomainError):
+    """An action whose handler this process was not given (e.g. 转110 in a
+    process built without the 110 adapter): refused, never silently recorded."""
+    status, code = 503, "action_not_wired"
+
+
 class TicketService:
+    """Built once per process by the composition root (hotline/wiring.py),
+    which hands it every hook and every action handler the adapters carry
+    out (``handlers``: action name → handler taking the change)."""
+
     def __init__(self, db: Database, predictor: Callable[[], Any] = _predictor,
-                 clock: Callable[[], dt.datetime] = utcnow):
+                 clock: Callable[[], dt.datetime] = utcnow, hooks: Iterable[Hook] = (),
+                 handlers: Mapping[str, Callable] | None = None):
         self.db = db
         self.predictor = predictor
         self.clock = clock
+        self.hooks: tuple[Hook, ...] = tuple(hooks)
+        self.handlers: dict[str, Callable] = dict(handlers or {})
+
+    def handler_for(self, action: str) -> Callable | None:
+        return self.handlers.get(action) or getattr(self, f"_on_{action}", None)
+
+    def _run_hooks(self, s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
+        for fn in self.hooks:
+            fn(s, t, ev, after_commit)
 
     # ------------------------------------------------------------ intake
     def suggest(self, session: Session, platform: Unit, description: str, subject: str = "",
@@ -190,9 +212,9 @@ class TicketService:
                 if hot is not None:
                     self._raise_item(c, "hot_event", hot["reason"], detail=hot, dedupe=hot["key"])
                 s.flush()
-                after_commit: list = []
+                after_commit = c.after_commit
                 for ev in new_events:
-                    hooks.run(s, t, ev, after_commit)
+                    self._run_hooks(s, t, ev, after_commit)
                 notices = self._notices(t, new_events) + c.notices
                 after_commit += self._timers(c)
             self._after_commit(notices, after_commit)
@@ -211,6 +233,9 @@ class TicketService:
         tr = transition(action)
         if tr is None:
             raise NotFound(f"未知操作 {action}", {"action": "unknown action"}, code="unknown_action")
+        handler = self.handler_for(action)
+        if handler is None and not tr.record_only:
+            raise NotWired(f"“{tr.label}”在本进程未接入，操作未执行", {"action": "no handler wired"})
         params = dict(params or {})
         now = self.clock()
         try:
@@ -232,7 +257,6 @@ class TicketService:
                     raise Invalid("缺少必填字段", missing, code="missing_fields")
                 from_status = t.status
                 c = _Change(s, actor, t, params, now)
-                handler = getattr(self, f"_on_{action}", None)
                 payload = handler(c) if handler else {}
                 if tr.target:
                     t.status = tr.target
@@ -240,10 +264,10 @@ class TicketService:
                 ev = self._event(s, t, actor, action, from_status, t.status, now,
                                  reason=str(params.get("reason") or ""), payload=payload or {})
                 s.flush()
-                after_commit: list = []
-                hooks.run(s, t, ev, after_commit)
+                after_commit = c.after_commit
+                self._run_hooks(s, t, ev, after_commit)
                 for other, oev in c.events:
-                    hooks.run(s, other, oev, after_commit)
+                    self._run_hooks(s, other, oev, after_commit)
                 s.flush()
                 notices = self._notices(t, [ev]) + c.notices
                 for other in {o.id: o for o, _ in c.events if o.id != t.id}.values():
@@ -294,14 +318,14 @@ class TicketService:
     def _on_return(self, c):
         t = c.t
         t.return_count += 1
-        if t.return_count >= 3:
+        if t.return_count >= THIRD_RETURN:
             item = self._raise_item(c, "third_return", f"第{t.return_count}次退单，需协调员审核：{c.p['reason']}",
                                     dedupe=f"return:{t.id}:{t.return_count}")
             c.record(t, "escalate", f"第{t.return_count}次退单转协调员", {"item_id": item.id, "kind": item.kind})
         return {"return_count": t.return_count, "suggested_unit": str(c.p.get("suggested_unit") or "")}
 
     def _review_return(self, c):
-        if c.t.return_count >= 3 and c.actor.role not in ("coordinator", "admin"):
+        if c.t.return_count >= THIRD_RETURN and c.actor.role not in THIRD_RETURN_REVIEWERS:
             raise Forbidden("第三次及以上退单由协调员审核", code="coordinator_review")
         for item in c.s.scalars(select(SupervisionItem).where(SupervisionItem.ticket_id == c.t.id,
                                                               SupervisionItem.kind == "third_return",
@@ -509,8 +533,7 @@ class TicketService:
     def _on_merge(self, c):
         t = c.t
         into = c.s.scalar(select(Ticket).where(Ticket.id == _int(c.p, "into_ticket_id")).with_for_update(of=Ticket))
-        if into is None or into.id == t.id or not can_see(c.actor, into) or into.status not in (
-                "accepted", "dispatched", "handling", "awaiting_citizen", "returned", "replied"):
+        if into is None or into.id == t.id or not can_see(c.actor, into) or into.status not in OPEN:
             raise Invalid("并入的工单无效（须为可见的未办结工单）", {"into_ticket_id": "no such open ticket"})
         t.merged_into_id = into.id
         mine = self._running(c.s, t, "close")
@@ -522,7 +545,8 @@ class TicketService:
         if theirs is not None and start < theirs.started_at:
             # The lead now answers the earliest caller: it carries the earliest clock.
             theirs.started_at = start
-            self._recompute(_Change(c.s, c.actor, into, {}, c.now, c.timers, c.notices, c.events), theirs)
+            self._recompute(_Change(c.s, c.actor, into, {}, c.now, c.timers, c.notices, c.events, c.after_commit),
+                            theirs)
             carried = start
         elif theirs is None and into.status == "accepted":
             # Not dispatched yet: its first close clock will start from here.
@@ -553,7 +577,7 @@ class TicketService:
         clock.warned_at = c.now
         c.notices.append(("sla.warning", {"ticket": summary(c.t), "stage": clock.stage,
                                           "due_at": _iso(clock.due_at)},
-                          {f"unit:{c.t.responsible_unit_id}", f"unit:{c.t.platform_id}"}))
+                          {rooms.unit(c.t.responsible_unit_id), rooms.unit(c.t.platform_id)}))
         return {"clock_id": clock.id, "stage": clock.stage, "due_at": clock.due_at}
 
     def _on_sla_overdue(self, c):
@@ -693,7 +717,7 @@ class TicketService:
         c.notices.append(("supervision.new", {
             "id": item.id, "kind": kind, "kind_label": SUPERVISION_KINDS.get(kind, kind), "reason": reason,
             "platform_id": item.platform_id, "created_at": _iso(c.now), "ticket": summary(c.t),
-        }, {f"unit:{c.t.platform_id}", "role:coordinator"}))
+        }, rooms.coordinators_of(c.t)))
         return item
 
     def _callback_task(self, c) -> CallbackTask:
@@ -741,16 +765,14 @@ class TicketService:
 
     def _notices(self, t: Ticket, evs: list[TicketEvent]) -> list[tuple[str, dict, set[str]]]:
         """Built inside the transaction, sent after commit."""
-        rooms = {f"unit:{t.platform_id}", "platform:all"}
-        if t.responsible_unit_id:
-            rooms.add(f"unit:{t.responsible_unit_id}")
+        followers = rooms.for_ticket(t)
         out = []
         for ev in evs:
-            r = set(rooms)
+            r = set(followers)
             if ev.payload.get("previous_unit_id"):
-                r.add(f"unit:{ev.payload['previous_unit_id']}")
+                r.add(rooms.unit(ev.payload["previous_unit_id"]))
             if ev.payload.get("from_platform_id"):
-                r.add(f"unit:{ev.payload['from_platform_id']}")
+                r.add(rooms.unit(ev.payload["from_platform_id"]))
             out.append(("ticket.changed", {
                 "ticket": summary(t), "event": {"action": ev.action, "from": ev.from_status,
                                                 "to": ev.to_status, "by": ev.actor_label,
@@ -760,8 +782,8 @@ class TicketService:
 
     @staticmethod
     def _after_commit(notices, callbacks) -> None:
-        for name, payload, rooms in notices:
-            events.publish(name, payload, rooms)
+        for name, payload, to in notices:
+            events.publish(name, payload, to)
         for fn in callbacks:
             try:
                 fn()
@@ -775,11 +797,13 @@ class _Change:
     """One ticket change in progress: the open session, who, what, when, and
     what it adds (events on this or other tickets, clocks to time, notices)."""
 
-    def __init__(self, s, actor, t, p, now, timers=None, notices=None, evs=None):
+    def __init__(self, s, actor, t, p, now, timers=None, notices=None, evs=None, after_commit=None):
         self.s, self.actor, self.t, self.p, self.now = s, actor, t, p, now
         self.timers: list[SlaClock] = timers if timers is not None else []
         self.notices: list = notices if notices is not None else []
         self.events: list[tuple[Ticket, TicketEvent]] = evs if evs is not None else []
+        # Callables to run once the transaction committed (enqueue a delivery …).
+        self.after_commit: list = after_commit if after_commit is not None else []
 
     def record(self, t: Ticket, action: str, reason: str, payload: dict) -> TicketEvent:
         ev = TicketEvent(ticket_id=t.id, at=self.now, actor_id=self.actor.user_id,
@@ -789,20 +813,6 @@ class _Change:
         self.events.append((t, ev))
         return ev
 
-
-
-def summary(t: Ticket) -> dict:
-    """What live notices carry: no caller identity."""
-    return {
-        "id": t.id, "number": t.number, "status": t.status, "version": t.version,
-        "subject": t.subject or t.description[:40], "urgency": t.urgency,
-        "category": t.category.full_name if t.category else None,
-        "responsible_unit": t.responsible_unit.name if t.responsible_unit else None,
-        "responsible_unit_id": t.responsible_unit_id, "platform_id": t.platform_id,
-        "due_at": t.due_at.isoformat() if t.due_at else None,
-        "sign_due_at": t.sign_due_at.isoformat() if t.sign_due_at else None,
-        "needs_review": t.needs_review,
-    }
 
 
 def ticket_number(now: dt.datetime, ticket_id: int) -> str:

@@ -3,7 +3,7 @@ clock (models.SlaClock).
 
 Each clock gets rq jobs at its exact warning and due moments
 (:func:`schedule`, called after commit by dispatch.services); the periodic
-:func:`sweep`, declared here, is the safety net for a lost job, a Redis that
+:func:`sweep` (hotline/wiring.py lists it) is the safety net for a lost job, a Redis that
 was down, or the embedded default (no rq: the sweep is the only timer).
 Both end in :func:`check_clock`, which is idempotent: the service refuses a
 second warning or overdue notice for the same clock (the clock records
@@ -17,7 +17,7 @@ import logging
 
 from sqlalchemy import and_, or_, select
 
-from dispatch import jobs, periodic
+from dispatch import jobs
 from dispatch.access import SYSTEM
 from dispatch.errors import DomainError
 from models import SlaClock, utcnow
@@ -26,20 +26,12 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY_S = 60
 SWEEP_BATCH = 500
 
-periodic.declare("sla_sweep", "dispatch.sweeps.sweep", SWEEP_EVERY_S)
-
 
 def schedule(clock_id: int, at: dt.datetime) -> None:
     """An rq job at ``at`` (one second after, so "now > due" holds)."""
     when = at + dt.timedelta(seconds=1)
     jobs.enqueue(check_clock, clock_id, queue=jobs.QUEUE_SLA, at=when,
                  job_id=f"sla-{clock_id}-{int(when.timestamp())}")
-
-
-def _service():
-    from dispatch.services import TicketService
-
-    return TicketService(jobs.database())
 
 
 def check_clock(clock_id: int) -> str:
@@ -59,7 +51,7 @@ def check_clock(clock_id: int) -> str:
         else:
             return "nothing"
     try:
-        _service().act(SYSTEM, ticket_id, action, {"clock_id": clock_id})
+        jobs.tickets().act(SYSTEM, ticket_id, action, {"clock_id": clock_id})
     except DomainError as e:
         # Someone moved the ticket meanwhile (signed for, replied, paused):
         # nothing to notice any more.

@@ -85,11 +85,35 @@ SYSTEM = frozenset({"system"})
 # Every role an actor can have (the matrix test iterates over these).
 ALL_ROLES = PLATFORM_ROLES | DEPARTMENT | SYSTEM
 
+# Named groups of roles.  Pages, queues and API checks use these names
+# instead of retyping the tuples (base.html hands them to the JavaScript).
+# Who runs the coordinators' boards (督办看板, 联动看板) and resolves their items.
+COORDINATORS = SUPERVISORS
+# Who may read the figures (统计报表): everyone but agents.
+FIGURE_READERS = frozenset({"supervisor", "coordinator", "dispatcher", "admin", "department"})
+# Who reviews a ticket's third (or later) return.
+THIRD_RETURN_REVIEWERS = frozenset({"coordinator", "admin"})
+
+# Named sets of statuses (models.STATUSES holds their labels).
 WITH_UNIT = frozenset({"dispatched", "handling", "awaiting_citizen", "returned", "replied"})
+# Not finished: the citizen is still waiting for an answer.
 OPEN = frozenset({"accepted"}) | WITH_UNIT
 # Statuses whose clocks are running (or paused): SLA notices apply.
 CLOCKED = frozenset({"dispatched", "handling", "awaiting_citizen", "returned"})
+# The close clock is paused while the unit waits for the citizen.
+PAUSED = frozenset({"awaiting_citizen"})
+# The unit's close clock runs in these (it stops at the unit's reply).
+RUNNING = CLOCKED - PAUSED
+# Answered: waiting for the callback, or done with it.
+ANSWERED = frozenset({"closed", "archived"})
 TERMINAL = frozenset({"archived", "cancelled", "merged"})
+# Statuses whose deadlines do not apply: the ticket is not the unit's work.
+NO_DEADLINE = frozenset({"cancelled", "merged"})
+
+# The return that goes to a coordinator instead of a dispatcher (第三次退单).
+THIRD_RETURN = 3
+# Callback tries: the last failed one is recorded as unreachable.
+CALLBACK_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -103,10 +127,14 @@ class Transition:
     # Department users may act only on tickets their unit is responsible
     # for; platform users only on tickets of their platform's subtree.
     unit_scoped: bool = True
+    # The action only records its event (and moves the status): no handler.
+    # Every other action needs one, and the service refuses it without.
+    record_only: bool = False
 
 
-def _t(action, label, sources, target, roles, required=(), unit_scoped=True):
-    return Transition(action, label, frozenset(sources), target, frozenset(roles), tuple(required), unit_scoped)
+def _t(action, label, sources, target, roles, required=(), unit_scoped=True, record_only=False):
+    return Transition(action, label, frozenset(sources), target, frozenset(roles), tuple(required), unit_scoped,
+                      record_only)
 
 
 TRANSITIONS: dict[str, Transition] = {t.action: t for t in [
@@ -131,26 +159,25 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in [
     _t("callback", "回访", {"closed"}, "archived", CALLBACK_AGENTS, ("satisfaction",)),
     _t("redo", "重办", {"closed"}, "dispatched", CALLBACK_AGENTS, ("satisfaction", "reason")),
     _t("merge", "并单", {"accepted", "dispatched", "handling"}, "merged", DISPATCHERS, ("into_ticket_id", "reason")),
-    _t("direct_answer", "直办", {"accepted"}, "closed", {"agent", "dispatcher", "admin"}, ("reply_text",)),
+    _t("direct_answer", "直办", {"accepted"}, "closed", DISPATCHERS, ("reply_text",)),
     _t("cancel", "撤销", OPEN, "cancelled", HOTLINE, ("reason",)),
-    _t("note", "备注", OPEN | {"closed"}, None, PLATFORM_ROLES | DEPARTMENT, ("reason",)),
+    _t("note", "备注", OPEN | {"closed"}, None, PLATFORM_ROLES | DEPARTMENT, ("reason",), record_only=True),
     # SLA timers and the sweep (dispatch.sweeps), as the system actor.
     _t("sla_warning", "临期预警", CLOCKED, None, SYSTEM, ("clock_id",)),
     _t("sla_overdue", "超时", CLOCKED, None, SYSTEM, ("clock_id",)),
     # Linkage with 110 and the social-governance (综治) platform (integrations/).
     _t("transfer_to_110", "推送110", OPEN, None, {"agent", "dispatcher", "coordinator", "admin"}, ("reason",)),
-    _t("three_way_call", "三方通话", OPEN, None, {"agent", "dispatcher", "coordinator"}, ("reason",)),
+    _t("three_way_call", "三方通话", OPEN, None, {"agent", "dispatcher", "coordinator"}, ("reason",), record_only=True),
     _t("push_to_governance", "推送综治", OPEN, None, {"dispatcher", "coordinator", "admin"}, ("reason",)),
     # A peer's news recorded by its system actor (acknowledgement, feedback, status).
     _t("linkage_update", "联动回执", OPEN | {"closed", "archived", "merged", "cancelled"}, None, {"system"},
-       ("reason",)),
+       ("reason",), record_only=True),
 ]}
 
 SATISFACTION = {"satisfied": "满意", "basically_satisfied": "基本满意",
                 "unsatisfied": "不满意", "unreachable": "无法联系"}
 # Events the service writes beside a transition (not actions anyone takes).
 RECORD_ONLY = {"accept": "受理", "absorb": "并入", "escalate": "升级督办", "notify_citizen": "告知群众"}
-CALLBACK_TRIES = 3
 
 
 def transition(action: str) -> Transition | None:
@@ -160,6 +187,17 @@ def transition(action: str) -> Transition | None:
 def allowed_actions(status: str, role: str) -> list[str]:
     """Actions a person of ``role`` may take on a ticket in ``status``."""
     return [t.action for t in TRANSITIONS.values() if status in t.sources and role in t.roles]
+
+
+def vocabulary() -> dict:
+    """The named sets as JSON lists, for the console's JavaScript (base.html)."""
+    return {"statuses": {name: sorted(v) for name, v in (
+                ("open", OPEN), ("with_unit", WITH_UNIT), ("clocked", CLOCKED), ("paused", PAUSED),
+                ("running", RUNNING), ("answered", ANSWERED), ("terminal", TERMINAL))},
+            "roles": {name: sorted(v) for name, v in (
+                ("dispatchers", DISPATCHERS), ("reviewers", REVIEWERS), ("coordinators", COORDINATORS),
+                ("callback_agents", CALLBACK_AGENTS), ("figure_readers", FIGURE_READERS))},
+            "third_return": THIRD_RETURN, "callback_tries": CALLBACK_TRIES}
 
 
 def describe() -> list[dict]:

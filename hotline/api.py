@@ -11,7 +11,7 @@ from dispatch.workflow import describe
 from hotline.auth import api_auth, csrf, current_actor, needs
 from hotline.hardening import DB_INT_MAX
 from hotline.schemas import ActionIn, SuggestIn, TicketIn, parse
-from hotline.serialize import event_json, referenced_tickets, ticket_json
+from dispatch.ticket_json import event_json, referenced_tickets, ticket_json
 from hotline.services import db, tickets
 from models import STATUSES, Category, Ticket, TicketEvent, Unit
 

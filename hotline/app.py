@@ -5,8 +5,7 @@ import logging
 
 from flask import Flask
 
-from hotline.config import Settings
-from models import Database
+from runtime.settings import Settings
 from models.migrate import ensure_migrated
 
 
@@ -28,14 +27,14 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     )
     app.json.ensure_ascii = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app.extensions["hotline.db"] = Database(settings.database_url)
-
-    from dispatch import jobs
-    from hotline import (account, admin, api, auth, console, errors, figures, hardening, open311, realtime,
-                         openapi, security_admin, services, webhooks)
+    from hotline import (account, admin, api, auth, console, errors, figures, hardening, open311, openapi, realtime,
+                         security_admin, services, webhooks, wiring)
 
     hardening.init_app(app)  # first: its bounded <int:…> converter must exist before any route
-    jobs.configure(settings.redis_url, app.extensions["hotline.db"])
+    runtime = wiring.boot(settings)
+    app.extensions["hotline.runtime"] = runtime
+    app.extensions["hotline.db"] = runtime.db
+    app.extensions["hotline.tickets"] = runtime.tickets
     services.init_app(app)
     errors.init_app(app)
     auth.init_app(app)

@@ -7,7 +7,7 @@ import argparse
 import logging
 import sys
 
-from hotline.config import ConfigError, Settings
+from runtime.settings import ConfigError, Settings
 from models import Database
 from models.migrate import DatabaseNotMigrated, safe_url, upgrade
 
@@ -142,7 +142,7 @@ def cmd_serve(args) -> int:
     warm_classifier()
     from dispatch import periodic
 
-    periodic.start_in_process(app.extensions["hotline.db"])
+    periodic.start_in_process(app.extensions["hotline.runtime"].periodic)
     print(f"serving on http://{args.host}:{args.port}/", flush=True)
     socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True, use_reloader=False)
     return 0
@@ -158,6 +158,7 @@ def cmd_worker(args) -> int:
     from rq import Worker
 
     from dispatch import jobs, periodic
+    from hotline import wiring
     from hotline.realtime import external_emitter
 
     s = _settings()
@@ -165,13 +166,23 @@ def cmd_worker(args) -> int:
         print("REDIS_URL is not set: on the embedded default jobs run inline, no worker is needed",
               file=sys.stderr)
         return 2
-    db = Database(s.database_url)
-    jobs.configure(s.redis_url, db)
+    rt = wiring.boot(s)
     external_emitter(s.redis_url)
     conn = jobs.redis_connection()
-    periodic.start_cron_thread(conn)
+    periodic.start_cron_thread(conn, rt.periodic)
     worker = Worker(list(jobs.QUEUES), connection=conn)
     worker.work(with_scheduler=True, burst=args.burst)
+    return 0
+
+
+def cmd_wiring(args) -> int:
+    """Print what this process is wired with (hooks, peers, periodic jobs)."""
+    import json
+
+    from hotline import wiring
+
+    rt = wiring.boot(_settings())
+    print(json.dumps(rt.describe(), ensure_ascii=False, indent=2, sort_keys=True))
     return 0
 
 
@@ -205,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--host", default="127.0.0.1")
         sp.add_argument("--port", type=int, default=5000)
         sp.set_defaults(fn=fn)
+    sub.add_parser("wiring", help="print the hooks, peers and periodic jobs every process is wired with"
+                   ).set_defaults(fn=cmd_wiring)
     w = sub.add_parser("worker", help="run an rq worker with the scheduler (needs REDIS_URL)")
     w.add_argument("--burst", action="store_true", help="stop when the queues are empty")
     w.set_defaults(fn=cmd_worker)

@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, session, url_for
 
+from dispatch import workflow
 from dispatch.capabilities import can
 from dispatch.workflow import RECORD_ONLY, TRANSITIONS
 from hotline import sessions
@@ -28,12 +29,22 @@ def inject():
         with db().session() as s:
             u = s.get(Unit, actor.unit_id)
             unit = u.name if u else ""
-    return {"actor": actor, "unit_name": unit, "last_login": session.pop("last_login", None) if actor else None,
+    vocabulary = workflow.vocabulary()
+    page_data = {
+        "statuses": STATUSES, "channels": CHANNELS, "urgencies": URGENCIES,
+        "actionLabels": {k: t.label for k, t in TRANSITIONS.items()} | RECORD_ONLY,
+        "actionRequired": {k: list(t.required) for k, t in TRANSITIONS.items()},
+        # The named sets of dispatch/workflow.py, so the JavaScript does not retype them.
+        "sets": vocabulary["statuses"], "roles": vocabulary["roles"],
+        "thirdReturn": vocabulary["third_return"], "callbackTries": vocabulary["callback_tries"],
+        "role": actor.role if actor else None, "unitId": actor.unit_id if actor else None,
+    }
+    return {"actor": actor, "unit_name": unit, "STATUSES": STATUSES, "CHANNELS": CHANNELS,
+            "URGENCIES": URGENCIES, "REQUEST_TYPES": REQUEST_TYPES, "ROLE_SETS": vocabulary["roles"],
+            "PAGE_DATA": page_data,
+            # The navigation asks the capability table, like the pages and the API.
             "can": (lambda cap: bool(actor) and can(actor.role, cap)),
-            "STATUSES": STATUSES, "CHANNELS": CHANNELS,
-            "URGENCIES": URGENCIES, "REQUEST_TYPES": REQUEST_TYPES,
-            "ACTION_LABELS": {k: t.label for k, t in TRANSITIONS.items()} | RECORD_ONLY,
-            "ACTION_REQUIRED": {k: list(t.required) for k, t in TRANSITIONS.items()}}
+            "last_login": session.pop("last_login", None) if actor else None}
 
 
 @bp.get("/")

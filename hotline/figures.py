@@ -20,12 +20,11 @@ from dispatch.access import Actor
 from dispatch.capabilities import require
 from hotline.hardening import DB_INT_MAX
 from hotline.auth import api_auth, current_actor, page_auth
-from hotline.serialize import ticket_json
+from dispatch.ticket_json import ticket_json
 from hotline.services import db
 from models import Unit, utcnow
 
 bp = Blueprint("figures", __name__)
-# Agents take calls; the figures are for those who supervise or handle.
 MAX_TREND_MONTHS = 24
 
 

@@ -33,12 +33,12 @@ from dispatch.access import Actor
 from dispatch.errors import DomainError
 from dispatch.services import IntakeData
 from dispatch.capabilities import can
+from dispatch.workflow import OPEN
 from hotline.auth import csrf, hash_token, token_is_live
 from hotline.services import db, tickets
 from models import STATUSES, ApiToken, Category, Ticket, utcnow
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
-OPEN = {"accepted", "dispatched", "handling", "returned", "replied"}
 FORMATS = ("json", "xml")
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 

@@ -1,9 +1,9 @@
 """Live status over Socket.IO.
 
 Connections are authenticated on connect (the console's session cookie, or
-``auth={"token": ...}`` with an API token) and join rooms: ``unit:<id>`` for
-their unit, ``role:<role>``, ``user:<id>``, and ``platform:all`` for the
-province platform, which sees everything.  The service layer publishes after
+``auth={"token": ...}`` with an API token) and join the rooms
+``dispatch.rooms.for_actor`` names: their unit, their role, themselves, and
+every platform for the province platform, which sees everything.  The service layer publishes after
 commit; with REDIS_URL set, Socket.IO uses Redis as its message queue so
 several web processes and the rq workers all reach every browser.
 
@@ -24,7 +24,7 @@ from flask import Flask, current_app, request, session
 from flask_socketio import SocketIO, join_room
 from sqlalchemy import select
 
-from dispatch import events
+from dispatch import events, rooms
 from dispatch.access import Actor
 from hotline import sessions
 from hotline.auth import hash_token, token_is_live
@@ -33,13 +33,6 @@ from models import ApiToken, UserSession, utcnow
 
 log = logging.getLogger(__name__)
 socketio = SocketIO()
-
-
-def rooms_for(actor: Actor) -> list[str]:
-    rooms = [f"unit:{actor.unit_id}", f"role:{actor.role}", f"user:{actor.user_id}"]
-    if actor.is_province:
-        rooms.append("platform:all")
-    return rooms
 
 
 @dataclass(frozen=True)
@@ -183,7 +176,7 @@ def init_app(app: Flask) -> None:
             log.info("socket connection refused: not authenticated (%s)", request.remote_addr)
             return False
         actor, cred = found
-        for room in rooms_for(actor):
+        for room in rooms.for_actor(actor):
             join_room(room)
         _conns().add(request.sid, cred)
         _ensure_sweeper(current_app._get_current_object())

@@ -1,4 +1,4 @@
-"""Per-app access to the database and the domain services."""
+"""Per-app access to the database and the domain services (built by hotline/wiring.py)."""
 from __future__ import annotations
 
 from flask import Flask, current_app
@@ -8,9 +8,9 @@ from models import Database
 
 
 def init_app(app: Flask) -> None:
+    """The service itself is built by the composition root (hotline/wiring.py)."""
     import classifier
 
-    app.extensions["hotline.tickets"] = TicketService(app.extensions["hotline.db"])
     # The active model follows the registry: activating or rolling back a
     # version reaches every process within seconds, without a restart.
     classifier.set_registry_source(app.extensions["hotline.db"].Session)

@@ -18,21 +18,19 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from dispatch import events
+from dispatch import events, rooms
 from dispatch.access import visible_clause
 from dispatch.errors import Conflict, Forbidden, Invalid, NotFound
 from dispatch.capabilities import require
 from hotline.auth import api_auth, csrf, current_actor, needs
 from hotline.errors import error_response
-from hotline.services import db
-from integrations import governance, linkage, outbox, police110, signing, telephony
+from hotline.services import db, tickets
+from integrations import linkage, outbox, police110, signing, telephony
 from models import Linkage, OutboxMessage, Ticket, utcnow
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 api = Blueprint("linkage_api", __name__, url_prefix="/api/v1")
-HANDLERS = {"police110": police110.handle_webhook, "governance": governance.handle_webhook,
-            "telephony": telephony.handle_webhook}
 
 
 def _refuse(status: int, code: str, message: str, peer: str, why: str):
@@ -42,7 +40,8 @@ def _refuse(status: int, code: str, message: str, peer: str, why: str):
 
 @bp.post("/<peer>")
 def receive(peer: str):
-    handler = HANDLERS.get(peer)
+    known = current_app.extensions["hotline.runtime"].peers.get(peer)
+    handler = known.handle_webhook if known is not None else None
     if handler is None:
         return error_response(404, "unknown_peer", f"未知的对接方 {peer[:32]}")
     settings = current_app.config["HOTLINE"]
@@ -64,7 +63,7 @@ def receive(peer: str):
         return error_response(422, "invalid", "请求体须为 JSON 对象")
     for attempt in range(3):
         try:
-            status, result = handler(db(), data, verified.message_id)
+            status, result = handler(db(), data, verified.message_id, service=tickets())
             break
         except IntegrityError:
             # The same message raced in twice; the other copy won.
@@ -118,9 +117,9 @@ def acknowledge_linkage(linkage_id: int):
         if row.seen_at is None:
             row.seen_at, row.seen_by_id = utcnow(), actor.user_id
         out = linkage.linkage_json(row, t)
-        rooms = [f"unit:{t.platform_id}", "platform:all"]
+        to = [rooms.unit(t.platform_id), rooms.ALL_PLATFORMS]
     # Every coordinator's board silences the alert, not only this one's.
-    events.publish("linkage.changed", out, rooms)
+    events.publish("linkage.changed", out, to)
     return jsonify(out)
 
 

@@ -12,4 +12,4 @@ from hotline.cli import warm_classifier
 app = create_app()
 warm_classifier()
 if app.config["HOTLINE"].inline_jobs:
-    periodic.start_in_process(app.extensions["hotline.db"])
+    periodic.start_in_process(app.extensions["hotline.runtime"].periodic)

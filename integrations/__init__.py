@@ -10,12 +10,7 @@ outbox that delivers every outbound message:
 - ``telephony``: call events and streaming transcripts;
 - ``simulate``: loopback simulators of the peers for demos and tests.
 
-``init_app`` registers the adapters' hooks in the web process; workers
-import the modules through the jobs they run.
+Nothing here registers itself on import: each adapter exposes its hooks,
+action handlers, webhook handler and outbox follow-ups, and the composition
+root (hotline/wiring.py) wires them into every process.
 """
-from __future__ import annotations
-
-
-def register() -> None:
-    """Import every adapter so its hooks and periodic jobs are registered."""
-    from integrations import governance, outbox, police110, telephony  # noqa: F401

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch import hooks, jobs
+from dispatch import jobs
 from dispatch.errors import Conflict, Invalid, NotFound, validate
 from integrations import linkage, outbox
 from models import Database, Ticket, TicketEvent, Unit, utcnow
@@ -70,16 +70,20 @@ def push(s: Session, t: Ticket, trigger: str, reason: str, after_commit: list) -
     linkage.touch(s, t, PEER, "outbound", after_commit, state="pending", trigger=trigger, last_note=reason)
 
 
-@hooks.on_ticket_event
-def _on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
-    if ev.action == "push_to_governance":
-        push(s, t, "dispatcher", ev.reason, after_commit)
-    elif ev.action in ("dispatch", "reassign", "uphold_return") and is_grid_category(linkage.category_name(t)) \
+def push_to_governance(c) -> dict:
+    """The ``push_to_governance`` action: the event and its outbox row are
+    written together."""
+    push(c.s, c.t, "dispatcher", str(c.p.get("reason") or ""), c.after_commit)
+    return {}
+
+
+def on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
+    """Hook: a ticket in a grid category is pushed when it is dispatched."""
+    if ev.action in ("dispatch", "reassign", "uphold_return") and is_grid_category(linkage.category_name(t)) \
             and linkage.find(s, t.id, PEER, "outbound") is None:
         push(s, t, "category", f"网格化管理事项（{linkage.category_name(t)}）", after_commit)
 
 
-@outbox.on_delivered("event.create")
 def _delivered(msg: dict, resp: dict) -> None:
     db = jobs.database()
     event_id = str(resp.get("event_id") or "").strip()[:64]
@@ -96,14 +100,18 @@ def _delivered(msg: dict, resp: dict) -> None:
                       last_note=f"综治平台已受理，事件编号 {event_id}")
 
     with linkage.in_change(PEER, None, payload={"peer": PEER, "event_id": event_id, "kind": "ack"}, apply=apply):
-        linkage.service(db).act(linkage.system_actor(PEER), msg["ticket_id"], "linkage_update",
+        jobs.tickets().act(linkage.system_actor(PEER), msg["ticket_id"], "linkage_update",
                                 {"reason": f"综治平台已受理，事件编号 {event_id}"})
 
 
-@outbox.on_dead("event.create")
 def _dead(msg: dict, info: dict) -> None:
     linkage.touch_by_id(jobs.database(), msg["ticket_id"], PEER, "outbound", state="failed",
                         last_note=f"推送综治平台失败：{info.get('error', '')[:200]}")
+
+
+# Outbox follow-ups by message kind (installed by hotline/wiring.py).
+DELIVERED = {"event.create": _delivered}
+DEAD = {"event.create": _dead}
 
 
 # ------------------------------------------------------------------ status webhooks
@@ -128,7 +136,7 @@ def parse(data: dict) -> Status:
 
 def handle_webhook(db: Database, data: dict, message_id: str, service=None) -> tuple[int, dict]:
     msg = parse(data)
-    service = service or linkage.service(db)
+    service = service or jobs.tickets()
     with db.session() as s:
         t = s.scalar(select(Ticket).where(Ticket.number == msg.ticket_number))
         if t is None:

@@ -21,9 +21,9 @@ from typing import Callable, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from dispatch import events, hooks
+from dispatch import events, rooms
 from dispatch.access import Actor
-from dispatch.services import TicketService
+from dispatch.ticket_json import brief
 from models import Category, Database, InboundMessage, Linkage, Ticket, TicketEvent, Unit, utcnow
 
 log = logging.getLogger(__name__)
@@ -53,10 +53,6 @@ def unit_actor(unit: Unit, peer: str, role: str = "department") -> Actor:
     """The peer acting for a unit (e.g. 综治 closing a ticket on behalf of
     the unit responsible for it)."""
     return Actor(None, peer, role, unit.id, unit.kind, unit.path, f"{LABELS.get(peer, peer)}（代{unit.name}）")
-
-
-def service(db: Database) -> TicketService:
-    return TicketService(db)
 
 
 # ------------------------------------------------------------------ in-transaction extras
@@ -91,8 +87,7 @@ def in_change(peer: str, message_id: str | None, payload: dict | None = None, ap
         _pending.reset(token)
 
 
-@hooks.on_ticket_event
-def _apply_pending(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
+def apply_pending(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
     p = _pending.get()
     if p is None or p.consumed:
         return
@@ -150,8 +145,8 @@ def touch(s: Session, t: Ticket, peer: str, direction: str, after_commit: list |
     s.flush()
     if after_commit is not None:
         snapshot = linkage_json(row, t)
-        rooms = [f"unit:{t.platform_id}", "platform:all"]
-        after_commit.append(lambda: events.publish("linkage.changed", snapshot, rooms))
+        to = [rooms.unit(t.platform_id), rooms.ALL_PLATFORMS]
+        after_commit.append(lambda: events.publish("linkage.changed", snapshot, to))
     return row
 
 
@@ -175,6 +170,5 @@ def linkage_json(row: Linkage, t: Ticket | None = None) -> dict:
         "created_at": row.created_at.isoformat() if row.created_at else None,
         "updated_at": row.updated_at.isoformat() if row.updated_at else None,
         "seen": row.seen_at is not None,
-        "ticket": ({"number": t.number, "status": t.status, "subject": t.subject or t.description[:40],
-                    "urgency": t.urgency, "channel": t.channel} if t is not None else None),
+        "ticket": brief(t) if t is not None else None,
     }

@@ -4,7 +4,7 @@ the peer can tell.
 An ``OutboxMessage`` row is written in the transaction of the ticket change
 that caused it (``add``); after commit ``schedule`` enqueues ``deliver`` on
 the outbox queue.  Nothing depends on that job surviving: ``sweep`` (a
-periodic job, declared below) re-enqueues every pending row that is due, so
+periodic job, listed in hotline/wiring.py) re-enqueues every pending row that is due, so
 a lost rq job, a worker killed mid-delivery or Redis down at commit time
 only delays a message.
 
@@ -40,8 +40,8 @@ import requests
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dispatch import jobs, periodic
-from hotline.config import parse_int
+from dispatch import jobs
+from runtime.settings import parse_int
 from integrations import peers, signing
 from models import Database, OutboxMessage, utcnow
 
@@ -125,24 +125,15 @@ def schedule(message_id: int) -> None:
 
 
 # What to do once a message of a kind is delivered / dead-lettered
-# (record the peer's acknowledgement on the ticket, flag the board …).
+# (record the peer's acknowledgement on the ticket, flag the board …): each
+# peer lists its follow-ups and the composition root (hotline/wiring.py)
+# installs them in every process with ``set_follow_ups``.
 Handler = Callable[[dict, dict], None]
-_on_delivered: dict[str, Handler] = {}
-_on_dead: dict[str, Handler] = {}
+_follow_ups: dict[str, dict[str, Handler]] = {"sent": {}, "dead": {}}
 
 
-def on_delivered(kind: str):
-    def deco(fn: Handler) -> Handler:
-        _on_delivered[kind] = fn
-        return fn
-    return deco
-
-
-def on_dead(kind: str):
-    def deco(fn: Handler) -> Handler:
-        _on_dead[kind] = fn
-        return fn
-    return deco
+def set_follow_ups(delivered: dict[str, Handler], dead: dict[str, Handler]) -> None:
+    _follow_ups["sent"], _follow_ups["dead"] = dict(delivered), dict(dead)
 
 
 # ------------------------------------------------------------------ delivery
@@ -236,7 +227,7 @@ def deliver(message_id: int, db: Database | None = None) -> str:
     log_fn = log.info if outcome == "sent" else log.warning
     log_fn("outbox %s: %s %s→%s attempt %s: %s %s %s", _job_tag(), msg["id"], msg["kind"], msg["peer"],
            msg["attempts"], outcome, status if status is not None else "", err)
-    handler = {"sent": _on_delivered, "dead": _on_dead}.get(outcome, {}).get(msg["kind"])
+    handler = _follow_ups.get(outcome, {}).get(msg["kind"])
     if handler:
         try:
             handler(msg, resp if outcome == "sent" else {"error": err, "status": status})
@@ -278,13 +269,3 @@ def retry_dead(db: Database, message_id: int) -> bool:
     if ok:
         schedule(message_id)
     return ok
-
-
-periodic.declare("outbox-sweep", "integrations.outbox.sweep", policy().sweep_every)
-
-# Every process that delivers messages or changes tickets (web, worker, CLI)
-# imports this module; registering the adapters here puts their hooks and
-# delivery follow-ups in all of them.
-from integrations import register as _register  # noqa: E402
-
-_register()

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch import hooks, jobs
+from dispatch import jobs
 from dispatch.errors import Conflict, DomainError, Invalid, NotFound, validate_typed
 from dispatch.services import IntakeData
 from integrations import linkage, outbox
@@ -174,8 +174,18 @@ def push(s: Session, t: Ticket, trigger: str, reason: str, after_commit: list,
                   detail={"signals": list(det.matched) if det else [], "pushed_at": utcnow().isoformat()})
 
 
-@hooks.on_ticket_event
-def _on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
+def transfer_to_110(c) -> dict:
+    """The ``transfer_to_110`` action: the push is written in the action's
+    own transaction, so the event never exists without its outbox row."""
+    found = assess(c.t)
+    push(c.s, c.t, "agent", str(c.p.get("reason") or ""), c.after_commit,
+         found[1] if found else detect(c.t.description))
+    return {}
+
+
+def on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
+    """Hook: suggest or auto-push a detected police matter at intake; send
+    110 its feedback when a ticket it transferred closes."""
     if ev.action == "accept" and t.channel != PEER:
         found = assess(t)
         if found is None:
@@ -191,9 +201,6 @@ def _on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list)
             linkage.touch(s, t, PEER, "outbound", after_commit, state="suggested", trigger=trigger,
                           last_note="疑似警情，待坐席确认推送110",
                           detail={"signals": list(det.matched), "score": det.score})
-    elif ev.action == "transfer_to_110":
-        found = assess(t)
-        push(s, t, "agent", ev.reason, after_commit, found[1] if found else detect(t.description))
     elif ev.action in ("close", "direct_answer") and t.channel == PEER and t.status == "closed":
         inbound = linkage.find(s, t.id, PEER, "inbound")
         outbox.add(s, PEER, "feedback", {
@@ -218,18 +225,22 @@ def _record_ack(db: Database, ticket_id: int, incident_number: str, message_id: 
         return False
 
     def apply(s, t, ev, after):
-        linkage.touch(s, t, PEER, "outbound", after, state="acknowledged", external_id=incident_number,
-                      last_note=f"110已接警，警情编号 {incident_number}",
-                      detail={"acknowledged_at": utcnow().isoformat()})
+        row = linkage.find(s, t.id, PEER, "outbound")
+        # 110's feedback can overtake its acknowledgement (the ack is recorded
+        # after the delivery returns, the feedback comes by webhook): the
+        # linkage's state never goes back from feedback to acknowledged.
+        later = row is not None and row.state == "feedback"
+        news = {} if later else {"state": "acknowledged", "last_note": f"110已接警，警情编号 {incident_number}"}
+        linkage.touch(s, t, PEER, "outbound", after, external_id=incident_number,
+                      detail={"acknowledged_at": utcnow().isoformat()}, **news)
 
     with linkage.in_change(PEER, message_id, payload={"peer": PEER, "incident_number": incident_number,
                                                       "kind": "ack"}, apply=apply):
-        linkage.service(db).act(linkage.system_actor(PEER), ticket_id, "linkage_update",
+        jobs.tickets().act(linkage.system_actor(PEER), ticket_id, "linkage_update",
                                 {"reason": f"110已接警，警情编号 {incident_number}"})
     return True
 
 
-@outbox.on_delivered("incident.create")
 def _delivered(msg: dict, resp: dict) -> None:
     db = jobs.database()
     number = str(resp.get("incident_number") or "").strip()[:64]
@@ -239,22 +250,24 @@ def _delivered(msg: dict, resp: dict) -> None:
         linkage.touch_by_id(db, msg["ticket_id"], PEER, "outbound", state="sent", last_note="已送达110，待回执")
 
 
-@outbox.on_dead("incident.create")
 def _dead(msg: dict, info: dict) -> None:
     linkage.touch_by_id(jobs.database(), msg["ticket_id"], PEER, "outbound", state="failed",
                         last_note=f"推送110失败：{info.get('error', '')[:200]}")
 
 
-@outbox.on_delivered("feedback")
 def _feedback_delivered(msg: dict, resp: dict) -> None:
     linkage.touch_by_id(jobs.database(), msg["ticket_id"], PEER, "inbound", state="feedback_sent",
                         last_note="办结反馈已送达110")
 
 
-@outbox.on_dead("feedback")
 def _feedback_dead(msg: dict, info: dict) -> None:
     linkage.touch_by_id(jobs.database(), msg["ticket_id"], PEER, "inbound", state="failed",
                         last_note=f"办结反馈送达110失败：{info.get('error', '')[:200]}")
+
+
+# Outbox follow-ups by message kind (installed by hotline/wiring.py).
+DELIVERED = {"incident.create": _delivered, "feedback": _feedback_delivered}
+DEAD = {"incident.create": _dead, "feedback": _feedback_dead}
 
 
 # ------------------------------------------------------------------ webhooks from 110
@@ -312,7 +325,7 @@ def _ticket_id(db: Database, number: str) -> int:
 
 def handle_webhook(db: Database, data: dict, message_id: str, service=None) -> tuple[int, dict]:
     msg = parse(data)
-    service = service or linkage.service(db)
+    service = service or jobs.tickets()
     if isinstance(msg, Ack):
         tid = _ticket_id(db, msg.ticket_number)
         _record_ack(db, tid, msg.incident_number, message_id)

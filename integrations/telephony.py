@@ -27,8 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch import events, hooks
+from dispatch import events, rooms
 from dispatch.access import Actor, visible_clause
+from dispatch.ticket_json import brief
 from dispatch.errors import NotFound, validate_typed
 from models import Call, Database, InboundMessage, Ticket, TicketEvent, User, utcnow
 
@@ -141,8 +142,7 @@ def history(s: Session, agent: User, phone: str, limit: int = 5) -> list[dict]:
     actor = Actor.from_user(agent)
     rows = s.scalars(select(Ticket).where(Ticket.caller_phone == phone, visible_clause(actor))
                      .order_by(Ticket.created_at.desc()).limit(limit)).all()
-    return [{"id": t.id, "number": t.number, "status": t.status, "subject": t.subject or t.description[:40],
-             "created_at": t.created_at.isoformat() if t.created_at else None} for t in rows]
+    return [brief(t) for t in rows]
 
 
 def handle_webhook(db: Database, data: dict, message_id: str, service=None) -> tuple[int, dict]:
@@ -158,7 +158,7 @@ def handle_webhook(db: Database, data: dict, message_id: str, service=None) -> t
                 s.add(call)
             notices.append(("call.ringing", {"call_id": msg.call_id, "caller_phone": msg.caller_phone,
                                              "history": history(s, agent, msg.caller_phone)},
-                            [f"user:{agent.id}"]))
+                            [rooms.user(agent.id)]))
         else:
             if call is None:
                 raise NotFound(f"通话 {msg.call_id} 不存在", {"call_id": "no call.ringing seen"},
@@ -166,7 +166,7 @@ def handle_webhook(db: Database, data: dict, message_id: str, service=None) -> t
             if isinstance(msg, Answered):
                 agent = _agent(s, msg.agent)
                 call.agent_user_id, call.state, call.answered_at = agent.id, "answered", utcnow()
-                notices.append(("call.answered", {"call_id": call.call_id}, [f"user:{agent.id}"]))
+                notices.append(("call.answered", {"call_id": call.call_id}, [rooms.user(agent.id)]))
             elif isinstance(msg, Segment):
                 if msg.final:
                     segs = [x for x in (call.segments or []) if x["seq"] != msg.seq]
@@ -175,15 +175,15 @@ def handle_webhook(db: Database, data: dict, message_id: str, service=None) -> t
                     call.segments = sorted(segs, key=lambda x: x["seq"])
                 notices.append(("call.transcript", {
                     "call_id": call.call_id, "seq": msg.seq, "text": msg.text, "final": msg.final,
-                    "speaker": msg.speaker, "draft": draft(call)}, [f"user:{call.agent_user_id}"]))
+                    "speaker": msg.speaker, "draft": draft(call)}, [rooms.user(call.agent_user_id)]))
             elif isinstance(msg, Ended):
                 call.state, call.ended_at, call.recording_ref = "ended", utcnow(), msg.recording_ref
                 notices.append(("call.ended", {"call_id": call.call_id, "recording_ref": msg.recording_ref,
-                                               "draft": draft(call)}, [f"user:{call.agent_user_id}"]))
+                                               "draft": draft(call)}, [rooms.user(call.agent_user_id)]))
         s.add(InboundMessage(peer=PEER, message_id=message_id, result={"call_id": msg.call_id, "type": msg.type}))
         s.flush()
-    for name, payload, rooms in notices:
-        events.publish(name, payload, rooms)
+    for name, payload, to in notices:
+        events.publish(name, payload, to)
     return 200, {"ok": True, "call_id": msg.call_id}
 
 
@@ -197,8 +197,7 @@ def call_json(db: Database, call_id: str, actor: Actor) -> dict:
                 "draft": draft(call)}
 
 
-@hooks.on_ticket_event
-def _link_call(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
+def link_call(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
     if ev.action == "accept" and t.call_id:
         call = s.scalar(select(Call).where(Call.call_id == t.call_id))
         if call is not None and call.ticket_id is None:

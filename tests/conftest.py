@@ -173,11 +173,10 @@ def app(seeded_db, database_url, tmp_path):
     """The Flask app on a seeded fresh database; jobs inline."""
     from dispatch import events
     from hotline.app import create_app
-    from hotline.config import Settings
+    from runtime.settings import Settings
 
     events.unsubscribe_all()
-    settings = Settings(database_url=database_url, redis_url=None, secret_key="test-secret-key-0123456789",
-                        testing=True)
+    settings = Settings(database_url=database_url, redis_url=None, secret_key="test-secret-key-0123456789")
     application = create_app(settings)
     application.config["TESTING"] = True
     yield application

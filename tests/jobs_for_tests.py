@@ -1,5 +1,5 @@
 """Jobs enqueued by tests and run by a real rq worker process."""
-from dispatch import events
+from dispatch import events, rooms
 
 
 def publish_probe(number: str) -> None:
@@ -11,4 +11,4 @@ def publish_probe(number: str) -> None:
     with database().session() as s:
         unit = s.scalar(select(Unit).where(Unit.code == "gy_rsj"))
         events.publish("ticket.changed", {"ticket": {"number": number, "id": 0, "status": "probe"},
-                                          "event": {"action": "probe"}}, [f"unit:{unit.id}"])
+                                          "event": {"action": "probe"}}, [rooms.unit(unit.id)])

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from hotline.config import ConfigError, Settings, parse_bool
+from runtime.settings import ConfigError, Settings, parse_bool
 from models.migrate import DatabaseNotMigrated
 
 

@@ -169,7 +169,7 @@ def queued_app(seeded_db, database_url, redis_url, redis_conn):
 
     events.unsubscribe_all()
     application = create_app(Settings(database_url=database_url, redis_url=redis_url,
-                                      secret_key="test-secret-key-0123456789", testing=True))
+                                      secret_key="test-secret-key-0123456789"))
     application.config["TESTING"] = True
     yield application
     events.unsubscribe_all()

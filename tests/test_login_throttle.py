@@ -82,8 +82,7 @@ def test_without_redis_the_database_counts_and_login_still_works(seeded_db, data
 
     events.unsubscribe_all()
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"
-    app = create_app(Settings(database_url=database_url, redis_url=None, secret_key="test-secret-key-0123456789",
-                              testing=True))
+    app = create_app(Settings(database_url=database_url, redis_url=None, secret_key="test-secret-key-0123456789"))
     from hotline.throttle import LoginThrottle as T
 
     app.extensions["hotline.login_throttle"] = T(dead_redis, app.extensions["hotline.db"])

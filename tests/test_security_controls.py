@@ -80,7 +80,7 @@ def test_a_seeded_password_must_be_changed_first_in_production(seeded_db, databa
 
     events.unsubscribe_all()
     app = create_app(Settings(database_url=database_url, redis_url=None, secret_key="test-secret-key-0123456789",
-                              production=True, testing=True))
+                              production=True))
     try:
         c = login(app.test_client(), "dispatcher")
         assert c.get("/inbox").headers["Location"].endswith("/account")

@@ -16,18 +16,9 @@ from hotline.realtime import socketio
 from integrations import signing
 from models import User
 from tests.helpers import WAGES, bearer, token
+from tests.helpers import console_login as login
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def login(client, username, password="test-password", address="127.0.0.1"):
-    env = {"REMOTE_ADDR": address}
-    page = client.get("/login", environ_base=env).get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    r = client.post("/login", data={"username": username, "password": password, "csrf_token": csrf},
-                    environ_base=env)
-    assert r.status_code == 302, r.get_data(as_text=True)
-    return client
 
 
 def csrf_of(client, path="/account"):

@@ -2,7 +2,8 @@
    and listens for live ticket changes over Socket.IO. */
 (function () {
   "use strict";
-  // Page data comes as JSON (the CSP allows no inline script).
+  // Labels, the workflow's named sets and the reader's role, handed over by
+  // base.html as JSON (hotline/console.py builds it from dispatch/workflow.py).
   const H = window.HOTLINE = JSON.parse(document.getElementById("hotline-data").textContent);
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (sel, root) => (root || document).querySelector(sel);
@@ -120,7 +121,7 @@
       const cat = t.category && t.category.name !== undefined ? t.category.name : t.category;
       tr.innerHTML = `<td><a href="/tickets/${t.id}">${esc(t.number)}</a></td><td>${esc(t.subject || (t.description || "").slice(0, 30))}</td>
         <td>${esc(cat || "未分类")}</td><td>${esc(unit)}</td><td class="st">${statusBadge(t)}</td>
-        <td>${t.status === "dispatched" ? countdown(t.sign_due_at, t.dispatched_at) : "—"}</td><td>${t.status === "awaiting_citizen" ? '<span class="muted">已暂停（待群众补充）</span>' : ["dispatched", "handling", "returned"].includes(t.status) ? countdown(t.due_at, t.dispatched_at) : "—"}</td>`;
+        <td>${t.status === "dispatched" ? countdown(t.sign_due_at, t.dispatched_at) : "—"}</td><td>${H.sets.paused.includes(t.status) ? '<span class="muted">已暂停（待群众补充）</span>' : H.sets.running.includes(t.status) ? countdown(t.due_at, t.dispatched_at) : "—"}</td>`;
       tr._t = t;
       return tr;
     }
@@ -188,7 +189,7 @@
       $("#action-inputs").innerHTML = req.map((f) => {
         if (f === "unit_id") return `<label>${FIELD_LABELS[f]} <select name="unit_id">${units.map((u) => `<option value="${u.id}">${esc(u.name)}</option>`).join("")}</select></label>`;
         if (f === "satisfaction" && action === "redo") return `<label>${FIELD_LABELS[f]} <select name="satisfaction"><option value="unsatisfied">不满意</option></select></label>`;
-        if (f === "satisfaction") return `<label>${FIELD_LABELS[f]} <select name="satisfaction"><option value="satisfied">满意</option><option value="basically_satisfied">基本满意</option><option value="unreachable">无法联系（第三次未接通）</option></select></label>`;
+        if (f === "satisfaction") return `<label>${FIELD_LABELS[f]} <select name="satisfaction"><option value="satisfied">满意</option><option value="basically_satisfied">基本满意</option><option value="unreachable">无法联系（第${H.callbackTries}次未接通）</option></select></label>`;
         if (f === "reply_text" || f === "reason") return `<label>${FIELD_LABELS[f]} <textarea name="${f}" rows="4" required></textarea></label>`;
         return `<label>${FIELD_LABELS[f] || f} <input name="${f}" required></label>`;
       }).join("") + (action === "dispatch" ? `<label>协办单位（可多选） <select name="assist_unit_ids" multiple size="5">${units.filter((u) => !u.kind.endsWith("platform")).map((u) => `<option value="${u.id}">${esc(u.name)}</option>`).join("")}</select></label>` : "");
@@ -325,10 +326,10 @@
       tbody.innerHTML = "";
       d.items.forEach((t) => {
         const tr = document.createElement("tr"); tr._t = t;
-        const last = t.attempts >= 2;
+        const last = t.attempts >= H.callbackTries - 1;
         tr.innerHTML = `<td>${link(t)}</td><td>${esc(t.subject)}</td><td>${esc(t.caller_name)}</td><td>${esc(t.caller_phone)}</td>
           <td>${esc(t.responsible_unit || "直办")}</td><td>${esc((t.reply_text || "").slice(0, 60))}</td><td>${countdown(t.callback_due_at)}</td><td>${t.attempts} 次</td>
-          <td><button type="button" data-cb="result">记录结果</button>${last ? '<button type="button" data-cb="unreachable">第三次未接通：无法联系</button>' : '<button type="button" data-cb="no_answer">未接通</button>'}</td>`;
+          <td><button type="button" data-cb="result">记录结果</button>${last ? `<button type="button" data-cb="unreachable">第${H.callbackTries}次未接通：无法联系</button>` : '<button type="button" data-cb="no_answer">未接通</button>'}</td>`;
         tbody.appendChild(tr);
       });
     }
@@ -337,7 +338,7 @@
       current = ev.target.closest("tr")._t;
       try {
         if (what === "no_answer") { await act(current, "callback_no_answer"); toast("已记录未接通", "ok"); return load(); }
-        if (what === "unreachable") { await act(current, "callback", {satisfaction: "unreachable", note: "三次未接通"}); toast("已记录无法联系", "ok"); return load(); }
+        if (what === "unreachable") { await act(current, "callback", {satisfaction: "unreachable", note: `${H.callbackTries}次未接通`}); toast("已记录无法联系", "ok"); return load(); }
       } catch (e) { toast(e.message, "error"); return load(); }
       $("#cb-title").textContent = `回访：${current.number}`; form.hidden = false;
       showUnitChoice();

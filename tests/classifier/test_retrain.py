@@ -90,18 +90,3 @@ def _small_model_file(model_dir):
     path = model_dir / "small.joblib"
     m.save(path)
     return path
-
-
-def test_register_schedule(redis_conn):
-    from rq import Queue
-    from rq.cron import CronScheduler
-
-    sched = jobs.register_schedule(redis_conn)
-    assert isinstance(sched, CronScheduler)
-    (job,) = sched.get_jobs()
-    assert job.func is jobs.retrain and job.cron == jobs.NIGHTLY_CRON and job.queue_name == jobs.QUEUE
-    assert jobs.register_schedule(sched) is sched and len(sched.get_jobs()) == 1   # idempotent
-    q = Queue("nightly", connection=redis_conn)
-    (job2,) = jobs.register_schedule(q, database_url="sqlite:///x.db").get_jobs()
-    assert job2.queue_name == "nightly" and job2.args == ("sqlite:///x.db",)
-    assert job2.next_enqueue_time is not None

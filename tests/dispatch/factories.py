@@ -9,7 +9,9 @@ from sqlalchemy import select
 
 from dispatch.access import SYSTEM, Actor
 from dispatch.services import TicketService
+from hotline import wiring
 from models import Database, Ticket, Unit, User, utcnow
+from runtime.settings import Settings
 
 
 class FixedPredictor:
@@ -23,9 +25,26 @@ class FixedPredictor:
                                top=[(self.label, self.confidence)], explain=[], model_version="fixed")
 
 
-def service(db: Database, label: str = "劳动和社会保障", confidence: float = 0.9) -> TicketService:
+def settings(db: Database, redis_url: str | None = None) -> Settings:
+    return Settings(database_url=db.url, redis_url=redis_url, secret_key="test-secret-key-0123456789")
+
+
+def runtime(db: Database, label: str = "劳动和社会保障", confidence: float = 0.9,
+            redis_url: str | None = None) -> wiring.Runtime:
+    """What the composition root builds for a process, with a fixed classifier."""
     p = FixedPredictor(label, confidence)
-    return TicketService(db, predictor=lambda: p)
+    return wiring.build(settings(db, redis_url), db=db, predictor=lambda: p)
+
+
+def service(db: Database, label: str = "劳动和社会保障", confidence: float = 0.9) -> TicketService:
+    """The service as every entry point gets it (all hooks and peer actions)."""
+    return runtime(db, label, confidence).tickets
+
+
+def wire(db: Database, redis_url: str | None = None, **kw) -> TicketService:
+    """Install the runtime as an entry point does (job functions use it);
+    undo with ``dispatch.jobs.reset()``."""
+    return wiring.install(runtime(db, redis_url=redis_url, **kw)).tickets
 
 
 def unit(db: Database, code: str) -> Unit:

@@ -7,7 +7,7 @@ import datetime as dt
 
 import time_machine
 
-from dispatch import jobs, sweeps
+from dispatch import sweeps
 from dispatch.calendar import LOCAL_TZ
 from tests.dispatch import factories
 from tests.helpers import WAGES, WATER, bearer
@@ -56,15 +56,12 @@ def test_board_is_live_over_socketio_and_coordinators_resolve_items(app, client,
         tok = issue_token(s, s.scalar(select(User).where(User.username == "coordinator")), "t")
     live = socketio.test_client(app, auth={"token": tok})
     assert live.is_connected()
-    jobs.configure(None, seeded_db)
-    try:
-        with time_machine.travel(T0, tick=False):
-            t = create(client, bearer(seeded_db, "agent"), WAGES, category="劳动和社会保障", urgency="emergency")
-        live.get_received()
-        with time_machine.travel(T0 + dt.timedelta(minutes=16), tick=False):
-            sweeps.sweep()
-    finally:
-        jobs._state["db"] = None
+    # The app's composition root made its database and service the jobs'.
+    with time_machine.travel(T0, tick=False):
+        t = create(client, bearer(seeded_db, "agent"), WAGES, category="劳动和社会保障", urgency="emergency")
+    live.get_received()
+    with time_machine.travel(T0 + dt.timedelta(minutes=16), tick=False):
+        sweeps.sweep()
     got = [m for m in live.get_received() if m["name"] == "supervision.new"]
     assert len(got) == 1 and got[0]["args"][0]["ticket"]["id"] == t["id"]
     assert got[0]["args"][0]["kind"] == "sign_overdue"

@@ -22,14 +22,13 @@ T0 = dt.datetime(2026, 11, 2, 10, 0, tzinfo=LOCAL_TZ)   # a Monday
 
 @pytest.fixture
 def inline_jobs(seeded_db):
-    jobs.configure(None, seeded_db)
+    f.wire(seeded_db)
     seen: list = []
     bus.unsubscribe_all()
     bus.subscribe(lambda name, payload, rooms: seen.append((name, payload, rooms)))
     yield seen
     bus.unsubscribe_all()
-    jobs.configure(None, None)
-    jobs._state["db"] = None
+    jobs.reset()
 
 
 def at(minutes: float):
@@ -116,8 +115,8 @@ def test_a_stopped_clock_is_left_alone(seeded_db, inline_jobs):
 def test_timers_are_enqueued_at_the_warning_and_the_due_on_rq(seeded_db, redis_conn, redis_url):
     from rq import Queue
 
-    db, svc = seeded_db, f.service(seeded_db)
-    jobs.configure(redis_url, db)
+    db = seeded_db
+    svc = f.wire(db, redis_url=redis_url)
     bus.unsubscribe_all()
     try:
         with at(0):
@@ -134,5 +133,4 @@ def test_timers_are_enqueued_at_the_warning_and_the_due_on_rq(seeded_db, redis_c
             assert sweeps.check_clock(sign.id) == "sla_overdue"
             assert sweeps.check_clock(sign.id) == "nothing"
     finally:
-        jobs.configure(None, None)
-        jobs._state["db"] = None
+        jobs.reset()

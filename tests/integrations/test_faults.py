@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from dispatch import jobs
-from dispatch.services import IntakeData, TicketService
+from dispatch.services import IntakeData
 from integrations.simulate import Mode, PeerSimulator
 from models import Linkage, OutboxMessage
+from tests.dispatch import factories as f
 from tests.helpers import WAGES, actor
 from tests.integrations.conftest import FIGURES, wait_for
 
@@ -35,14 +36,14 @@ def sim():
 def enqueue_to(seeded_db):
     """Point this process's enqueue at a Redis URL (the commit side)."""
     def point(url):
-        jobs.configure(url, seeded_db)
+        f.wire(seeded_db, redis_url=url)
     yield point
-    jobs.configure(None, seeded_db)
+    jobs.reset()
 
 
 def push_tickets(db, n: int) -> list[int]:
     """n tickets, each transferred to 110 by the agent (one outbox row each)."""
-    svc = TicketService(db)
+    svc = f.service(db)
     agent = actor(db, "agent")
     ids = []
     for i in range(n):

@@ -63,6 +63,25 @@ def test_a_request_becomes_a_ticket_and_reads_back_by_id_and_token(client, seede
     assert client.get("/open311/v2/requests.json?status=open").get_json() == []
 
 
+def test_a_ticket_waiting_for_the_citizen_is_open(client, seeded_db):
+    """awaiting_citizen is not an answer: the request stays open (Open311
+    once kept its own copy of the open statuses, without this one)."""
+    from dispatch.workflow import OPEN
+
+    r = file(client, token(seeded_db, "agent"))
+    (created,) = r.get_json()
+    rid = created["service_request_id"]
+    t = client.get("/api/v1/tickets?per_page=1", headers=bearer(seeded_db, "agent")).get_json()["items"][0]
+    dept = bearer(seeded_db, "gy_swj")
+    for action, body in (("sign_for", {}), ("await_citizen", {"reason": "请提供门牌号"})):
+        assert client.post(f"/api/v1/tickets/{t['id']}/actions/{action}", json=body, headers=dept).status_code == 200
+    (got,) = client.get(f"/open311/v2/requests/{rid}.json").get_json()
+    assert "awaiting_citizen" in OPEN
+    assert got["status"] == "open" and got["status_notes"] == "待群众补充"
+    assert [x["service_request_id"] for x in client.get("/open311/v2/requests.json?status=open").get_json()] == [rid]
+    assert client.get("/open311/v2/requests.json?status=closed").get_json() == []
+
+
 @pytest.mark.parametrize("fields,status,fragment", [
     ({"api_key": ""}, 400, "api_key is required"),
     ({"api_key": "hl_forged"}, 403, "invalid"),

@@ -1,0 +1,139 @@
+"""The composition root: the one place that wires the service.
+
+Every entry point calls ``boot``: the web app (``create_app``), the worker
+(``python -m hotline worker``) and the CLI (``python -m hotline …``).  It
+builds the one ``TicketService`` of the process, hands it every hook and
+every action an adapter carries out, installs the peers' outbox follow-ups,
+and tells the job functions which database and service to use.  The list of
+periodic jobs lives here too.  Nothing registers itself by being imported,
+so a new entry point that calls ``boot`` gets exactly what the others have,
+and one that does not gets a loud error (``jobs.tickets()``), never a
+service that silently skips a hook.
+
+To add a hook, a peer or a periodic job, add it to ``HOOKS``, ``peers()``
+or ``periodic_jobs()`` below (docs/architecture.md).  No Flask here.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from classifier.jobs import nightly_retrain
+from dispatch import figures, jobs, sweeps
+from dispatch.hooks import Hook
+from dispatch.periodic import PeriodicJob
+from dispatch.services import TicketService
+from integrations import governance, linkage, outbox, police110, telephony
+from models import Database
+from runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Run in this order for every event, inside its transaction.  linkage's comes
+# first: it completes the event a peer's message caused before others read it.
+HOOKS: tuple[Hook, ...] = (
+    linkage.apply_pending,
+    telephony.link_call,
+    police110.on_ticket_event,
+    governance.on_ticket_event,
+)
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A system outside the hotline: its signed webhook (``/webhooks/<name>``),
+    the workflow actions it carries out, and what follows the delivery of
+    each kind of outbox message to it."""
+    name: str
+    handle_webhook: Callable
+    actions: Mapping[str, Callable] = field(default_factory=dict)
+    delivered: Mapping[str, Callable] = field(default_factory=dict)
+    dead: Mapping[str, Callable] = field(default_factory=dict)
+
+    def describe(self) -> dict:
+        return {"webhook": _name(self.handle_webhook), "actions": sorted(self.actions),
+                "delivered": sorted(self.delivered), "dead": sorted(self.dead)}
+
+
+def peers() -> tuple[Peer, ...]:
+    return (
+        Peer("police110", police110.handle_webhook, actions={"transfer_to_110": police110.transfer_to_110},
+             delivered=police110.DELIVERED, dead=police110.DEAD),
+        Peer("governance", governance.handle_webhook,
+             actions={"push_to_governance": governance.push_to_governance},
+             delivered=governance.DELIVERED, dead=governance.DEAD),
+        Peer("telephony", telephony.handle_webhook),
+    )
+
+
+def periodic_jobs() -> tuple[PeriodicJob, ...]:
+    """Every periodic job, with its interval (or cron) and timeout.  The
+    interval jobs are safety nets for work also enqueued precisely."""
+    return (
+        PeriodicJob("sla_sweep", sweeps.sweep, every=sweeps.SWEEP_EVERY_S, timeout=300, queue=jobs.QUEUE_SLA),
+        PeriodicJob("outbox-sweep", outbox.sweep, every=outbox.policy().sweep_every, timeout=120,
+                    queue=jobs.QUEUE_OUTBOX),
+        PeriodicJob("figures-ledger", figures.refresh_ledger_job, every=300, timeout=600),
+        # Nightly retraining from people's corrections, at 03:00 Beijing time
+        # (19:00 UTC), only with Redis: admins retrain on demand otherwise.
+        PeriodicJob("classifier-nightly-retrain", nightly_retrain, cron="0 19 * * *", timeout=3600,
+                    queue=jobs.QUEUE_TRAINING, in_process=False),
+    )
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a process runs with."""
+    settings: Settings
+    db: Database
+    tickets: TicketService
+    hooks: tuple[Hook, ...]
+    peers: Mapping[str, Peer]
+    periodic: tuple[PeriodicJob, ...]
+
+    def describe(self) -> dict:
+        """The wiring as JSON (logged at start; compared across entry points)."""
+        return {"hooks": [_name(h) for h in self.hooks],
+                "actions": sorted(self.tickets.handlers),
+                "peers": {name: p.describe() for name, p in sorted(self.peers.items())},
+                "periodic": [j.describe() for j in self.periodic]}
+
+
+def build(settings: Settings, db: Database | None = None, predictor: Callable | None = None,
+          clock: Callable | None = None) -> Runtime:
+    """The runtime for ``settings``, without touching process-wide state
+    (``boot`` installs it).  ``predictor`` and ``clock`` are for tests."""
+    db = db or Database(settings.database_url)
+    ps = peers()
+    handlers: dict[str, Callable] = {}
+    for p in ps:
+        handlers.update(p.actions)
+    opts = {k: v for k, v in (("predictor", predictor), ("clock", clock)) if v is not None}
+    svc = TicketService(db, hooks=HOOKS, handlers=handlers, **opts)
+    return Runtime(settings, db, svc, HOOKS, {p.name: p for p in ps}, periodic_jobs())
+
+
+def install(rt: Runtime) -> Runtime:
+    """Make ``rt`` the process's: job functions (rq or inline) use its
+    database and service, and the outbox its peers' follow-ups."""
+    jobs.configure(rt.settings.redis_url, rt.db, rt.tickets)
+    delivered: dict[str, Callable] = {}
+    dead: dict[str, Callable] = {}
+    for p in rt.peers.values():
+        delivered.update(p.delivered)
+        dead.update(p.dead)
+    outbox.set_follow_ups(delivered, dead)
+    return rt
+
+
+def boot(settings: Settings, db: Database | None = None) -> Runtime:
+    """Build and install the runtime; every entry point calls this once."""
+    rt = install(build(settings, db))
+    log.info("wiring %s", json.dumps(rt.describe(), ensure_ascii=False, sort_keys=True))
+    return rt
+
+
+def _name(fn: Callable) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"

@@ -456,6 +456,9 @@ class Predictor:
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
+    #: the file's format number and the key the object is stored under
+    _format, _key = FORMAT_VERSION, "predictor"
+
     def save(self, path) -> None:
         import joblib
         from pathlib import Path
@@ -463,18 +466,18 @@ class Predictor:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        joblib.dump({"format": FORMAT_VERSION, "predictor": self}, tmp)
+        joblib.dump({"format": self._format, self._key: self}, tmp)
         tmp.replace(path)  # atomic: a reader never sees half a file
 
-    @staticmethod
-    def load(path) -> "Predictor":
+    @classmethod
+    def load(cls, path):
         import joblib
 
         obj = joblib.load(path)
-        if not isinstance(obj, dict) or obj.get("format") != FORMAT_VERSION:
-            raise ValueError(f"{path}: not a classifier model of format {FORMAT_VERSION}")
+        if not isinstance(obj, dict) or obj.get("format") != cls._format or cls._key not in obj:
+            raise ValueError(f"{path}: not a {cls._key} model of format {cls._format}")
         textprep.ensure_jieba()
-        return obj["predictor"]
+        return obj[cls._key]
 
     # -- prediction ------------------------------------------------------
     @property

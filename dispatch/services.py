@@ -33,7 +33,8 @@ from dispatch.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from dispatch.hooks import Hook
 from dispatch.ticket_json import summary  # noqa: F401  (kept importable as dispatch.services.summary)
 from dispatch.workflow import CALLBACK_TRIES, OPEN, SATISFACTION, THIRD_RETURN, THIRD_RETURN_REVIEWERS, transition
-from models import (Assignment, CallbackTask, Category, Database, ExtensionRequest, LabelCorrection, SlaClock,
+from models import (Assignment, CallbackTask, Category, Database, ExtensionRequest, LabelCorrection, RoutingRule,
+                    SlaClock,
                     SupervisionItem, Ticket, TicketEvent, Unit, utcnow)
 from models.dispatching import SUPERVISION_KINDS
 
@@ -72,12 +73,24 @@ class Suggestion:
     fallback: bool
     division_code: str
     model_version: str
+    # Unit routing (issue 9): the unit's calibrated confidence, the three
+    # best units with theirs, and why (lexicon entries and words).
+    unit_confidence: float | None = None
+    unit_top: list[tuple[Unit, float]] = field(default_factory=list)
+    reasons: list[dict] = field(default_factory=list)
+    unit_model_version: str = ""
 
 
 def _predictor():
     from classifier import get_predictor
 
     return get_predictor()
+
+
+def _unit_router():
+    from classifier import units
+
+    return units.get_router()
 
 
 class NotWired(DomainError):
@@ -93,12 +106,19 @@ class TicketService:
 
     def __init__(self, db: Database, predictor: Callable[[], Any] = _predictor,
                  clock: Callable[[], dt.datetime] = utcnow, hooks: Iterable[Hook] = (),
-                 handlers: Mapping[str, Callable] | None = None):
+                 handlers: Mapping[str, Callable] | None = None,
+                 unit_router: Callable[[], Any] | None | str = "auto"):
         self.db = db
         self.predictor = predictor
         self.clock = clock
         self.hooks: tuple[Hook, ...] = tuple(hooks)
         self.handlers: dict[str, Callable] = dict(handlers or {})
+        # The unit router decides the unit; a service built with its own
+        # topic predictor (tests) routes by topic and catalogue only unless
+        # given a router too.
+        if unit_router == "auto":
+            unit_router = _unit_router if predictor is _predictor else None
+        self.unit_router = unit_router
 
     def handler_for(self, action: str) -> Callable | None:
         return self.handlers.get(action) or getattr(self, f"_on_{action}", None)
@@ -119,9 +139,13 @@ class TicketService:
         cat = find_category(session, category) if category else None
         if category and cat is None:
             raise Invalid("未知的分类", {"category": f"unknown category {category!r}"})
+        division = clocks.division_of(address, platform.division_code)
+        if cat is None and self.unit_router is not None:
+            routed = self._route_unit(session, platform, description, subject, division, pred)
+            if routed is not None:
+                return routed
         if cat is None and pred is not None:
             cat = session.scalar(select(Category).where(Category.level == 1, Category.name == pred.label))
-        division = clocks.division_of(address, platform.division_code)
         r = routing.route(session, platform, cat, division)
         return Suggestion(
             category=cat,
@@ -132,6 +156,62 @@ class TicketService:
             unit=r.unit, fallback=r.fallback or r.unit.is_platform,
             division_code=division,
             model_version=getattr(pred, "model_version", "") if pred else "",
+        )
+
+    def _route_unit(self, session: Session, platform: Unit, description: str, subject: str, division: str,
+                    pred) -> Suggestion | None:
+        """The unit router's decision turned into units of this platform:
+        the matter is the strongest lexicon entry that agrees with the
+        chosen unit (else the broadest category the catalogue gives that
+        unit); the catalogue then places it (a place-specific rule, such as
+        a district's own 城管执法, wins); ``district`` without a known place
+        is left to a person."""
+        from dispatch import lexicon as dlex
+
+        try:
+            rt = dlex.current(session, platform)
+            up = self.unit_router().predict(description, rt.lexicon, subject)
+        except Exception:
+            log.exception("unit router failed; routing by topic and catalogue")
+            return None
+        matter = None
+        name = up.matter()
+        if name:
+            matter = session.scalar(select(Category).where(Category.full_name == name))
+        if matter is None and pred is not None:
+            topic = session.scalar(select(Category).where(Category.level == 1, Category.name == pred.label))
+            if topic is not None and rt.labels.get(topic.id) == up.unit:
+                matter = topic
+        if matter is None and up.unit in rt.home:
+            matter = session.get(Category, rt.home[up.unit])
+        def unit_for(label: str) -> Unit | None:
+            uid = rt.district_of(division) if label == "district" else rt.unit_ids.get(label)
+            return session.get(Unit, uid) if uid is not None else None
+
+        r = routing.route(session, platform, matter, division)
+        chosen = r.unit
+        rule = session.get(RoutingRule, r.rule_id) if r.rule_id else None
+        label_of = (lambda u: "district" if u.kind == "district" else u.code)
+        if chosen.is_platform or (label_of(chosen) != up.unit and not (rule and rule.division_code)):
+            chosen = unit_for(up.unit) or platform
+        top = []
+        for label, p in up.top:
+            u = unit_for(label)
+            if u is not None and all(u.id != x.id for x, _ in top):
+                top.append((u, float(p)))
+        if not chosen.is_platform and all(chosen.id != u.id for u, _ in top):
+            top.insert(0, (chosen, float(up.confidence)))
+        return Suggestion(
+            category=matter,
+            confidence=float(pred.confidence) if pred else None,
+            abstain=bool(up.abstain) or chosen.is_platform,
+            top=list(pred.top) if pred else [],
+            explain=list(pred.explain) if pred else [],
+            unit=chosen, fallback=chosen.is_platform,
+            division_code=division,
+            model_version=getattr(pred, "model_version", "") if pred else "",
+            unit_confidence=float(up.confidence), unit_top=top[:3], reasons=up.reasons(),
+            unit_model_version=up.model_version,
         )
 
     def create_ticket(self, actor: Actor, data: IntakeData, idempotency_key: str | None = None

@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, current_app, jsonify, render_template
 from pydantic import Field
 from sqlalchemy import func, select
 
-from dispatch import jobs
+from dispatch import jobs, routing
 from dispatch.access import Actor
 from dispatch.capabilities import require
 from dispatch.errors import Conflict, Invalid, NotFound
@@ -101,7 +101,9 @@ def create_rule():
                platform=platform.code, category=cat.full_name if cat else None,
                division_code=body.division_code, unit=unit.code, priority=body.priority)
         s.refresh(rule)
-        return jsonify(_rule_json(rule, platform)), 201
+        out = _rule_json(rule, platform)
+    routing.invalidate()         # this process routes with the new rule at once
+    return jsonify(out), 201
 
 
 class ReasonIn(Strict):
@@ -124,7 +126,9 @@ def deactivate_rule(rule_id: int):
         rule.note = f"{rule.note}；停用：{body.reason}（{actor.username}）"
         log.info("routing rule %s deactivated by %s: %s", rule_id, actor.username, body.reason)
         _audit(s, actor, "routing_rule.deactivate", "routing_rule", rule_id, body.reason)
-        return jsonify(_rule_json(rule, platforms[rule.platform_id]))
+        out = _rule_json(rule, platforms[rule.platform_id])
+    routing.invalidate()
+    return jsonify(out)
 
 
 @api.get("/models")

@@ -1,6 +1,6 @@
 """``python -m hotline``: serve, worker, init-db, seed-demo, create-token,
-tokens list|revoke, audit export, demo (init-db + seed-demo + serve, the
-README's first command)."""
+tokens list|revoke, audit-export, demo (init-db + seed-demo + serve, the
+README's first command), routing-eval (unit routing figures on an annotated CSV)."""
 from __future__ import annotations
 
 import argparse
@@ -175,6 +175,12 @@ def cmd_worker(args) -> int:
     return 0
 
 
+def cmd_routing_eval(args) -> int:
+    from hotline.routing_eval import main as routing_eval
+
+    return routing_eval(args)
+
+
 def cmd_wiring(args) -> int:
     """Print what this process is wired with (hooks, peers, periodic jobs)."""
     import json
@@ -216,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--host", default="127.0.0.1")
         sp.add_argument("--port", type=int, default=5000)
         sp.set_defaults(fn=fn)
+    re_ = sub.add_parser("routing-eval", help="measure unit routing on a CSV of text,unit[,address]")
+    re_.add_argument("--data", required=True, help="CSV with columns text,unit (and optional address)")
+    re_.add_argument("--json", action="store_true", help="print one JSON object")
+    re_.set_defaults(fn=cmd_routing_eval)
     sub.add_parser("wiring", help="print the hooks, peers and periodic jobs every process is wired with"
                    ).set_defaults(fn=cmd_wiring)
     w = sub.add_parser("worker", help="run an rq worker with the scheduler (needs REDIS_URL)")

@@ -35,11 +35,21 @@ CITY_DEPARTMENTS = [
     ("gy_mzj", "贵阳市民政局", ["民政"]),
     ("gy_nyncj", "贵阳市农业农村局", ["农村农业"]),
     ("gy_zrzyj", "贵阳市自然资源和规划局", ["国土资源"]),
+    # Issue 9: the departments a city hotline dispatches to.  Their
+    # catalogue rules come from data/routing/catalogue.csv.
+    ("gy_ybj", "贵阳市医疗保障局", []),
+    ("gy_gdj", "贵阳供电局", []),
+    ("gy_rqgs", "贵阳市燃气公司", []),
+    ("gy_gaj", "贵阳市公安局", []),
+    ("gy_wlj", "贵阳市文化和旅游局", []),
+    ("gy_tax", "国家税务总局贵阳市税务局", []),
 ]
 PROVINCE_DEPARTMENTS = [("gz_rst", "贵州省人力资源和社会保障厅", [])]
 # Districts of Guiyang with the category they take for their own area.
 DISTRICTS = [("520102", "gy_nmq", ["城乡建设/城市建设和市政管理/城管执法"]),
-             ("520103", "gy_yyq", []), ("520111", "gy_hxq", []), ("520115", "gy_gshq", [])]
+             ("520103", "gy_yyq", []), ("520111", "gy_hxq", []), ("520115", "gy_gshq", []),
+             ("520112", "gy_wdq", []), ("520113", "gy_byq", []), ("520121", "gy_kyx", []),
+             ("520122", "gy_xfx", []), ("520123", "gy_xwx", []), ("520181", "gy_qzs", [])]
 STAFF = [("agent", "agent", "王坐席", CITY[0]), ("dispatcher", "dispatcher", "李派单", CITY[0]),
          ("coordinator", "coordinator", "赵协调", CITY[0]), ("supervisor", "supervisor", "钱督查", CITY[0]),
          ("admin", "admin", "孙管理", PROVINCE[0]), ("province_agent", "agent", "周坐席(省)", PROVINCE[0]),
@@ -114,6 +124,41 @@ def _unit(s, units, code, name, kind, parent, division=None) -> Unit:
     return u
 
 
+def catalogue_rules(city: Unit, cats: dict, units: dict) -> list[tuple]:
+    """The city's 派单目录 from data/routing/catalogue.csv: a matter → a
+    department everywhere, or → ``district``: one rule per district for its
+    own area (without a place a person picks the district)."""
+    rules = []
+    districts = [units[code] for _, code, _ in DISTRICTS]
+    with open(DATA / "routing" / "catalogue.csv", encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            matter, code = row["matter"].strip(), row["unit"].strip()
+            if code == "district":
+                rules += [(city, matter, d.division_code, d) for d in districts]
+            else:
+                rules.append((city, matter, "", units[code]))
+    return rules
+
+
+def load_lexicon(s: Session, cats: dict) -> int:
+    """The shipped 通俗化词条 (data/routing/lexicon.csv); entries already in
+    the database (edited or disabled by an admin) are left alone."""
+    from models import LexiconEntry
+
+    have = set(s.scalars(select(LexiconEntry.phrase)))
+    added = 0
+    with open(DATA / "routing" / "lexicon.csv", encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            phrase = row["phrase"].strip()
+            cat = cats.get(row["matter"].strip())
+            if not phrase or phrase in have or cat is None:
+                continue
+            have.add(phrase)
+            s.add(LexiconEntry(phrase=phrase, category_id=cat.id, unit_code="", source="seed"))
+            added += 1
+    return added
+
+
 def seed_demo(db: Database, password: str | None = None) -> list[dict]:
     password = password or os.environ.get("HOTLINE_DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD
     names = division_names({d[0] for d in DISTRICTS})
@@ -121,7 +166,6 @@ def seed_demo(db: Database, password: str | None = None) -> list[dict]:
         load_categories(s)
         cats = {c.full_name: c for c in s.scalars(select(Category))}
         units = {u.code: u for u in s.scalars(select(Unit))}
-        fresh = not units
         prov = _unit(s, units, PROVINCE[0], PROVINCE[1], "province_platform", None, PROVINCE[2])
         city = _unit(s, units, CITY[0], CITY[1], "city_platform", prov, CITY[2])
         rules: list[tuple[Unit, str | None, str, Unit]] = []
@@ -137,15 +181,22 @@ def seed_demo(db: Database, password: str | None = None) -> list[dict]:
                 _unit(s, units, f"{code}_{st_code[-3:]}", f"{names.get(division, '')}{st_name}办事处",
                       "street", d, st_code)
             rules += [(city, t, division, d) for t in topics]
+        rules += catalogue_rules(city, cats, units)
         # Fallbacks: nothing is left unowned.  The city's own platform (a
         # person dispatches), and the province sends Guiyang matters on to
         # the city platform.
         rules += [(city, None, "", city), (prov, None, "5201", city), (prov, None, "", prov)]
-        if fresh or not s.scalar(select(RoutingRule.id).limit(1)):
-            for platform, topic, division, unit in rules:
-                s.add(RoutingRule(platform_id=platform.id, category_id=cats[topic].id if topic else None,
-                                  division_code=division, unit_id=unit.id,
-                                  note="兜底" if topic is None else ""))
+        # Add the rules this seed knows that the catalogue lacks (a rule an
+        # admin disabled stays disabled: it exists).
+        have = {(r.platform_id, r.category_id, r.division_code, r.unit_id)
+                for r in s.scalars(select(RoutingRule))}
+        for platform, topic, division, unit in rules:
+            key = (platform.id, cats[topic].id if topic else None, division, unit.id)
+            if key not in have:
+                have.add(key)
+                s.add(RoutingRule(platform_id=platform.id, category_id=key[1], division_code=division,
+                                  unit_id=unit.id, note="兜底" if topic is None else ""))
+        load_lexicon(s, cats)
         accounts = [(u, r, n, c) for u, r, n, c in STAFF]
         accounts += [(code, "department", name, code) for code, name, _ in CITY_DEPARTMENTS + PROVINCE_DEPARTMENTS]
         accounts += [(code, "department", f"贵阳市{names.get(div, code)}", code) for div, code, _ in DISTRICTS]

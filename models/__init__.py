@@ -13,6 +13,7 @@ from models.dispatching import (SlaClock, Assignment, ExtensionRequest, Supervis
                                 SUPERVISION_KINDS)
 from models.integrations import Linkage, Call, LINKAGE_STATES
 from models.audit import AuditEvent
+from models.lexicon import LexiconEntry
 
 __all__ = [
     "Base", "Database", "utcnow",
@@ -24,4 +25,5 @@ __all__ = [
     "SlaClock", "Assignment", "ExtensionRequest", "SupervisionItem", "CallbackTask", "SUPERVISION_KINDS",
     "Linkage", "Call", "LINKAGE_STATES",
     "AuditEvent",
+    "LexiconEntry",
 ]

@@ -13,10 +13,15 @@ twelve months, with their events, loaded with COPY:
   routing catalogue says (dispatch.routing.route, cached);
 - volume grows over the year, dips at weekends and follows office hours;
 - the life of each ticket follows the workflow: auto or manual dispatch,
-  6 % returned (upheld or rejected), sign-for and closure mostly on time,
-  4 % extensions, callbacks with 满意/基本满意/不满意 (a redo)/无法联系,
-  8 % direct answers, a few cancelled and merged, and a small backlog of
-  stuck tickets that is overdue now.  Recent tickets are still open.
+  2 % accepted by the province and forwarded to the city, 6 % returned
+  (upheld or rejected), sign-for and closure mostly on time, 4 % extensions,
+  5 % waiting for the citizen (some after the due, some with an extension
+  approved during the wait), 2 % reassigned after signing (and after an
+  extension), callbacks with 满意/基本满意/不满意 (a redo, a third of them to
+  another unit)/无法联系, 8 % direct answers (some redone), a few cancelled
+  and merged, and a small backlog of stuck tickets that is overdue now.
+  Recent tickets are still open.  Every event carries the unit holding the
+  ticket after it and the unit it is charged to, as the service writes them.
 
 Secondary indexes and foreign keys are dropped during the load and rebuilt
 afterwards, then the tables are vacuumed and analysed.
@@ -68,7 +73,7 @@ TICKET_COLUMNS = ("id", "number", "channel", "request_type", "caller_name", "cal
                   "reply_text", "return_count", "merged_into_id", "call_id", "transcript", "extra",
                   "created_by_id", "intake_key", "created_at", "updated_at", "version")
 EVENT_COLUMNS = ("id", "ticket_id", "at", "actor_id", "actor_label", "action", "from_status", "to_status",
-                 "reason", "payload")
+                 "reason", "payload", "unit_id", "charged_unit_id")
 NULL = "\\N"
 
 
@@ -203,10 +208,10 @@ class Generator:
         self.dispatcher = info["staff"]["dispatcher"]
         self.province_agent = info["staff"]["province_agent"]
 
-    def ev(self, out, tid, at, who, action, frm, to, reason="", payload="{}"):
+    def ev(self, out, tid, at, who, action, frm, to, reason="", payload="{}", unit=None, charged=None):
         self.event_id += 1
         out.append(f"{self.event_id}\t{tid}\t{ts(at)}\t{who[0]}\t{esc(who[1])}\t{action}\t"
-                   f"{frm or NULL}\t{to or NULL}\t{reason}\t{payload}\n")
+                   f"{frm or NULL}\t{to or NULL}\t{reason}\t{payload}\t{unit or NULL}\t{charged or unit or NULL}\n")
 
     def ticket(self, tid: int, created: float, ev_out: list) -> str:
         r, i, now = self.rnd, self.i, self.now
@@ -227,22 +232,57 @@ class Generator:
             auto = False
         else:
             auto = r.random() < 0.85
-        if r.random() < 0.03:                       # accepted by the province, for a province department
+        forwarded = False
+        roll = r.random()
+        if roll < 0.03:                             # accepted by the province, for a province department
             platform, unit, agent = i["province"], i["gz_rst"], self.province_agent
+        elif roll < 0.05:                           # accepted by the province, forwarded to the city
+            platform, agent, forwarded = i["province"], self.province_agent, True
         st = {"status": "accepted", "unit": None, "dispatched": None, "sign_due": None, "due": None,
               "signed": None, "replied": None, "closed": None, "returns": 0, "needs_review": False,
-              "reply": "", "merged_into": None, "last": created, "version": 1}
+              "reply": "", "merged_into": None, "last": created, "version": 1, "platform": platform,
+              "start": None, "pauses": []}
         conf = r.uniform(0.55, 0.99) if auto else r.uniform(0.2, 0.55)
         self.ev(ev_out, tid, created, agent, "accept", None, "accepted",
-                payload=f'{{"category": "{cat}", "confidence": {conf:.3f}}}')
+                payload=f'{{"urgency": "{urgency}", "category": "{cat}", "confidence": {conf:.3f}}}',
+                unit=platform)
+        if forwarded:
+            platform = st["platform"] = i["city"]
+            self.ev(ev_out, tid, created, agent, "forward", "accepted", "accepted", "按派单目录转下级平台",
+                    f'{{"unit": "gy12345", "from_platform_id": {i["province"]}}}', unit=platform,
+                    charged=i["province"])
 
-        def move(at, who, action, frm, to, reason="", payload="{}"):
-            self.ev(ev_out, tid, at, who, action, frm, to, reason, payload)
+        def holder():
+            return st["unit"] or st["platform"]
+
+        def move(at, who, action, frm, to, reason="", payload="{}", after=None):
+            """An event charged to the holder before it; ``after`` is the new holder."""
+            self.ev(ev_out, tid, at, who, action, frm, to, reason, payload, unit=after or holder(), charged=holder())
             st["status"], st["last"] = to, at
             st["version"] += 1
 
+        def note(at, who, action, status, payload="{}"):
+            self.ev(ev_out, tid, at, who, action, status, status, "", payload, unit=holder())
+
         def assign(u, at):
-            st.update(unit=u, dispatched=at, sign_due=at + sign_limit, due=at + close_limit, signed=None)
+            st.update(unit=u, dispatched=at, sign_due=at + sign_limit, signed=None, start=at, pauses=[])
+            st["due"] = at + close_limit
+
+        def due_now():
+            """The close due with the pauses' union (wall-clock, like LIMITS)."""
+            due = st["start"] + close_limit
+            for p_from, p_to in merged(st["pauses"]):
+                if p_from >= due:
+                    break
+                if p_to is None:
+                    return None
+                due += p_to - p_from
+            return due
+
+        def other_unit(u):
+            choices = i["handling_units"]
+            new = choices[r.randrange(len(choices))]
+            return new if new != u else choices[(choices.index(new) + 1) % len(choices)]
 
         kind = r.random()
         if kind < 0.08:                             # 直办: answered from the knowledge base
@@ -255,8 +295,15 @@ class Generator:
                 cb = at + r.uniform(2 * HOUR, 30 * HOUR)
                 if r.random() < 0.5 and cb <= now:
                     sat = self.satisfaction(r)
-                    sat = "satisfied" if sat == "unsatisfied" else sat
-                    move(cb, agent, "callback", "closed", "archived", payload=f'{{"satisfaction": "{sat}"}}')
+                    if sat == "unsatisfied" and unit != platform:
+                        # A redo of the platform's answer: charged to the platform.
+                        move(cb, agent, "redo", "closed", "dispatched", "回访不满意，重办",
+                             '{"satisfaction": "unsatisfied", "round": 2}', after=unit)
+                        assign(unit, cb)
+                        st["replied"] = st["closed"] = None
+                    else:
+                        sat = "satisfied" if sat == "unsatisfied" else sat
+                        move(cb, agent, "callback", "closed", "archived", payload=f'{{"satisfaction": "{sat}"}}')
             return self._row(tid, created, subject, description, dname, district, cat, top_id, conf, platform,
                              urgency, st, agent)
 
@@ -265,9 +312,10 @@ class Generator:
             st["needs_review"] = not auto
             return self._row(tid, created, subject, description, dname, district, cat, top_id, conf, platform,
                              urgency, st, agent)
-        assign(unit, at)
         move(at, agent if auto else self.dispatcher, "dispatch", "accepted", "dispatched",
-             "按派单目录自动派单" if auto else "人工派单", f'{{"unit": "{i["unit_code"][unit]}", "auto": {str(auto).lower()}}}')
+             "按派单目录自动派单" if auto else "人工派单", f'{{"unit": "{i["unit_code"][unit]}", "auto": {str(auto).lower()}}}',
+             after=unit)
+        assign(unit, at)
         if kind < 0.11:                             # cancelled (1.5 %) or merged (1.5 %)
             at2 = at + r.uniform(HOUR, 2 * DAY)
             if at2 <= now:
@@ -295,12 +343,10 @@ class Generator:
                     break
                 if r.random() < 0.6:
                     previous = st["unit"]
-                    choices = i["handling_units"]
-                    new = choices[r.randrange(len(choices))]
-                    new = new if new != previous else choices[(choices.index(new) + 1) % len(choices)]
-                    assign(new, at)
+                    new = other_unit(previous)
                     move(at, self.dispatcher, "uphold_return", "returned", "dispatched", "同意退单并改派",
-                         f'{{"unit": "{i["unit_code"][new]}", "previous_unit_id": {previous}}}')
+                         f'{{"unit": "{i["unit_code"][new]}", "previous_unit_id": {previous}}}', after=new)
+                    assign(new, at)
                     dept = i["dept_user"].get(new, self.dispatcher)
                 else:
                     st["signed"] = at
@@ -313,28 +359,55 @@ class Generator:
                 st["signed"] = at
                 move(at, dept, "sign_for", "dispatched", "handling",
                      payload='{"on_time": true}' if at <= st["sign_due"] else '{"on_time": false}')
+            extended = False
             if round_ == 0 and r.random() < 0.04:  # 延期
                 at = st["signed"] + r.uniform(HOUR, 2 * DAY)
                 if at > now:
                     break
-                days = r.choice((3, 5, 7, 10))
-                move(at, dept, "request_extension", "handling", "handling", "需协调多部门",
-                     f'{{"days": {days}}}')
-                at += r.uniform(HOUR, 6 * HOUR)
+                if not self._extension(r, st, move, dept, at, "handling", due_now):
+                    break
+                extended = True
+            if r.random() < 0.05:                  # 待群众补充, sometimes after the due
+                at = st["signed"] + close_limit * r.uniform(0.05, 1.2)
                 if at > now:
                     break
-                if r.random() < 0.75:
-                    st["due"] += days * DAY
-                    move(at, self.dispatcher, "approve_extension", "handling", "handling", "同意延期",
-                         f'{{"days": {days}}}')
-                else:
-                    move(at, self.dispatcher, "refuse_extension", "handling", "handling", "理由不充分")
+                move(at, dept, "await_citizen", "handling", "awaiting_citizen", "请来电人补充材料")
+                st["pauses"].append([at, None])
+                st["due"] = due_now()
+                back = at + r.uniform(2 * HOUR, 4 * DAY)
+                if r.random() < 0.3:               # an extension approved during the wait
+                    ask = at + (back - at) * r.uniform(0.1, 0.6)
+                    if ask > now or not self._extension(r, st, move, dept, ask, "awaiting_citizen", due_now):
+                        break
+                if back > now:
+                    break
+                for p in st["pauses"]:
+                    if p[1] is None:               # the wait, closed once
+                        p[1] = back
+                move(back, dept, "resume", "awaiting_citizen", "handling", "材料已补",
+                     f'{{"paused_for_s": {int(back - at)}}}')
+                st["due"] = due_now()
+            if round_ == 0 and (extended or r.random() < 0.02) and r.random() < 0.4:   # 改派 after events
+                at = st["last"] + r.uniform(HOUR, DAY)
+                if at > now:
+                    break
+                previous, new = st["unit"], other_unit(st["unit"])
+                move(at, self.dispatcher, "reassign", "handling", "dispatched", "职责调整改派",
+                     f'{{"unit": "{i["unit_code"][new]}", "previous_unit_id": {previous}}}', after=new)
+                assign(new, at)
+                dept = i["dept_user"].get(new, self.dispatcher)
+                at = st["dispatched"] + sign_limit * r.uniform(0.02, 0.95)
+                if at > now:
+                    break
+                st["signed"] = at
+                move(at, dept, "sign_for", "dispatched", "handling", payload='{"on_time": true}')
             if stuck:
                 break
             late = r.random() < 0.10
-            close = st["dispatched"] + close_limit * (r.uniform(1.02, 2.5) if late else r.uniform(0.05, 0.95))
-            close = max(close, st["signed"] + 20 * 60)
-            reply = max(st["signed"] + 60, close - r.uniform(600, 6 * HOUR))
+            span = st["due"] - st["dispatched"]
+            close = st["dispatched"] + span * (r.uniform(1.02, 2.5) if late else r.uniform(0.05, 0.95))
+            close = max(close, st["signed"] + 20 * 60, st["last"] + 20 * 60)
+            reply = max(st["signed"] + 60, st["last"] + 60, close - r.uniform(600, 6 * HOUR))
             if reply > now:
                 break
             k = r.randrange(len(self.replies))
@@ -355,16 +428,19 @@ class Generator:
                 break
             sat = self.satisfaction(r)
             if sat == "unsatisfied" and round_ == 0:
-                move(at, agent, "redo", "closed", "dispatched", "回访不满意，重办", '{"satisfaction": "unsatisfied"}')
-                assign(st["unit"], at)
+                # A third of the redos go to another unit; the 不满意 stays
+                # with the unit whose reply was rejected.
+                target = other_unit(st["unit"]) if r.random() < 0.33 else st["unit"]
+                move(at, agent, "redo", "closed", "dispatched", "回访不满意，重办",
+                     '{"satisfaction": "unsatisfied", "round": 2}', after=target)
+                assign(target, at)
                 st["replied"] = st["closed"] = None
                 continue
             sat = "basically_satisfied" if sat == "unsatisfied" else sat
             tries = 1
             if sat == "unreachable":                # the third failed try ends the callback
                 for tries in (1, 2):
-                    self.ev(ev_out, tid, at, agent, "callback_no_answer", "closed", "closed",
-                            payload=f'{{"attempts": {tries}}}')
+                    note(at, agent, "callback_no_answer", "closed", f'{{"attempts": {tries}}}')
                     at += r.uniform(HOUR, 4 * HOUR)
                 tries = 3
                 if at > now:
@@ -374,6 +450,21 @@ class Generator:
             break
         return self._row(tid, created, subject, description, dname, district, cat, top_id, conf, platform,
                          urgency, st, agent)
+
+    def _extension(self, r, st, move, dept, at, status, due_now) -> bool:
+        """A request and its decision; False when the decision is after now."""
+        days = r.choice((3, 5, 7, 10))
+        move(at, dept, "request_extension", status, status, "需协调多部门", f'{{"days": {days}}}')
+        at += r.uniform(HOUR, 6 * HOUR)
+        if at > self.now:
+            return False
+        if r.random() < 0.75:
+            st["pauses"].append([at, at + days * DAY])
+            st["due"] = due_now()
+            move(at, self.dispatcher, "approve_extension", status, status, "同意延期", f'{{"days": {days}}}')
+        else:
+            move(at, self.dispatcher, "refuse_extension", status, status, "理由不充分")
+        return True
 
     def _row(self, tid, created, subject, description, dname, district, cat, top_id, conf, platform, urgency,
              st, agent) -> str:
@@ -394,6 +485,17 @@ class Generator:
             f"call-{tid}" if channel == "phone" else NULL, "", "{}", str(agent[0]), NULL,
             ts(created), ts(st["last"]), str(st["version"]),
         )) + "\n"
+
+
+def merged(pauses):
+    """Pauses as a sorted union of intervals (an open one, ``None``, absorbs the rest)."""
+    out = []
+    for p_from, p_to in sorted(pauses, key=lambda p: p[0]):
+        if out and (out[-1][1] is None or p_from <= out[-1][1]):
+            out[-1][1] = None if out[-1][1] is None or p_to is None else max(out[-1][1], p_to)
+        else:
+            out.append([p_from, p_to])
+    return out
 
 
 def creation_times(n: int, now: float, seed: int) -> list[float]:

@@ -144,7 +144,7 @@ def run(url: str, tickets: int, runs: int, reuse: bool) -> int:
         with db.session() as s:
             F.overdue_tickets(s, coordinator, now, 20, 0)
     subtree = select(Unit.id).where(Unit.path.startswith(coordinator.unit_path))
-    oq = select(Ticket).where(Ticket.status.in_(F.RUNNING), Ticket.due_at < now, Ticket.platform_id.in_(subtree))
+    oq = select(Ticket).where(Ticket.status.in_(F.STILL_HANDLED), Ticket.due_at < now, Ticket.platform_id.in_(subtree))
     bench("overdue list, city platform (督办), page 1", overdue,
           [select(func.count()).select_from(oq.subquery()), oq.order_by(Ticket.due_at, Ticket.id).limit(20)])
 

@@ -12,15 +12,22 @@ How things are counted (口径; docs/figures.md says the same for readers):
   fixed set of tickets, and every rate's numerator is a subset of its
   denominator.
 - A ticket's state (received, signed, closed, overdue, resolved) counts for
-  the unit that holds it now: its responsible unit, or its platform while it
-  has none (awaiting dispatch, answered directly).  The service restarts the
-  clocks of a ticket that is reassigned, so the holder answers for the
-  deadlines it carries.
-- Events (returns, extensions, callbacks) count for the unit they concern
-  when they happen, kept in the ``figure_events`` ledger: returns and
-  extension requests for the unit whose person made them, an upheld return
-  for the unit it was taken from (``previous_unit_id``), the rest for the
-  unit holding the ticket.
+  the unit holding it after its latest event (``ticket_events.unit_id``,
+  which the service writes with the ticket columns in one transaction): its
+  responsible unit, or its platform while it has none (awaiting dispatch,
+  answered directly).  The service restarts the clocks of a ticket that is
+  reassigned, so the holder answers for the deadlines it carries.
+- Events (returns, extensions, callbacks, redos) count for the unit each
+  event is *charged to*, recorded on the event when it happened
+  (``ticket_events.charged_unit_id``: the holder just before it): a return,
+  an extension request or approval for the unit holding the ticket, an
+  upheld return for the unit it was taken from, a callback and a 不满意
+  (redo) for the unit whose reply was rated (the platform for a direct
+  answer).  The ``figure_events`` ledger copies that unit: a report is the
+  same whenever the ledger was refreshed.
+- 直办率: direct answers ÷ the tickets the platform *accepted* itself: a
+  ticket the province accepted and forwarded down counts for the province,
+  not for the city (``forward`` events in the ledger move it back).
 - Cancelled and merged tickets count as received but have no deadlines.
 - A reader sees rows only for units in their scope, as in dispatch.access:
   a department its own row, a city platform the units of its subtree, the
@@ -33,19 +40,24 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from sqlalchemy import Column, Integer, MetaData, SmallInteger, Table, and_, case, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from dispatch import workflow
 from dispatch.access import Actor, visible_clause
-from models import PLATFORM_KINDS, Ticket, TicketEvent, Unit, User
+from models import PLATFORM_KINDS, Ticket, TicketEvent, Unit
 
 LOCAL_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # no DST in China since 1991
 # Statuses whose deadlines do not apply: the ticket is not the unit's work.
 NO_DEADLINE = tuple(sorted(workflow.NO_DEADLINE))
-# The close clock is paused while the unit waits for the citizen: not overdue.
+# The close clock is paused while the unit waits for the citizen.
 PAUSED = tuple(sorted(workflow.PAUSED))
 # The unit's close clock runs in these (it stops at the unit's reply).
 RUNNING = tuple(sorted(workflow.RUNNING))
+# Still being handled: judged against the due (超期, the 督办 list).  A ticket
+# awaiting the citizen is overdue when its due had passed before the pause
+# began (the due stays set then; a pause holding time that was left has no
+# due): docs/sla.md.
+STILL_HANDLED = tuple(sorted(workflow.CLOCKED))
 # Events the figures read, through the figure_events ledger (a direct answer
 # shows on the ticket itself: closed with no unit).
 EVENT_ACTIONS = ("return", "uphold_return", "reject_return", "request_extension", "approve_extension",
@@ -82,26 +94,33 @@ FIGURES: list[Figure] = [
            "按时办结 ÷（已办结 + 仍在办理且已超办结时限），仅计有办结时限的工单。",
            "Closed on time / (closed + still being handled past due_at); only tickets with a due date."),
     Figure("overdue", "超期", "count",
-           "仍在办理（已派单、办理中、退单待审）且已过办结时限，或答复晚于办结时限的件数。",
-           "Still being handled (dispatched, handling, returned) past due_at now, or replied after due_at."),
+           "仍在办理（已派单、办理中、待群众补充、退单待审）且已过办结时限，或答复晚于办结时限的件数。",
+           "Still being handled (dispatched, handling, awaiting the citizen, returned) past due_at now, "
+           "or replied after due_at."),
     Figure("overdue_open", "超期未办结", "count",
-           "仍在办理且已过办结时限的件数（待群众补充期间时限暂停，不计）。",
-           "Still being handled past due_at now (not while awaiting the citizen: that clock is paused)."),
+           "仍在办理且已过办结时限的件数。已超期后转入待群众补充的仍计超期（暂停只停止尚余的时间）。",
+           "Still being handled past due_at now; a ticket that was already overdue when it began to "
+           "await the citizen stays overdue (a pause only stops time that was left)."),
     Figure("returns", "退单", "count", "本单位对上述工单提出的退单次数。",
            "Returns made by this unit on these tickets."),
     Figure("returns_upheld", "退单获准", "count", "平台同意并改派的退单次数（计入退单单位）。",
            "Returns upheld by the platform (counted for the unit that returned)."),
-    Figure("returns_rejected", "退单驳回", "count", "平台驳回的退单次数。", "Returns rejected."),
+    Figure("returns_rejected", "退单驳回", "count", "平台驳回的本单位退单次数。",
+           "Returns by this unit rejected."),
     Figure("extensions_requested", "延期申请", "count", "本单位提出的延期申请次数。",
            "Extension requests made by this unit."),
-    Figure("extensions_approved", "延期批准", "count", "获批准的延期次数。", "Extensions approved."),
+    Figure("extensions_approved", "延期批准", "count", "本单位获批准的延期次数。",
+           "Extensions approved for this unit."),
     Figure("callbacks", "有效回访", "count",
            "有结果的回访次数：满意、基本满意、不满意（重办）；无法联系不计。",
            "Callbacks with a result: satisfied, basically satisfied, unsatisfied (redo); unreachable excluded."),
     Figure("satisfied", "满意", "count", "回访结果为满意的次数。", "Callbacks: satisfied."),
     Figure("basically_satisfied", "基本满意", "count", "回访结果为基本满意的次数。",
            "Callbacks: basically satisfied."),
-    Figure("unsatisfied", "不满意", "count", "回访不满意（转重办）的次数。", "Callbacks: unsatisfied (redo)."),
+    Figure("unsatisfied", "不满意", "count",
+           "回访不满意（转重办）的次数，计入作出被评答复的单位（直办的计入平台），与重办派往何处无关。",
+           "Callbacks: unsatisfied (redo), charged to the unit whose reply was rated (the platform for a "
+           "direct answer), wherever the redo goes."),
     Figure("unreachable", "无法联系", "count", "回访无法联系的次数（不计入满意率）。",
            "Callbacks: unreachable (not in the satisfaction rate)."),
     Figure("satisfaction_rate", "满意率", "rate", "（满意 + 基本满意）÷ 有效回访。",
@@ -113,8 +132,10 @@ FIGURES: list[Figure] = [
     Figure("direct_answers", "直办", "count",
            "坐席依知识库直接答复办结、未派给任何单位的件数（计入平台；直办后又重办派单的不计）。",
            "Tickets answered directly by the agent at intake and never dispatched (counted for the platform)."),
-    Figure("direct_answer_rate", "直办率", "rate", "直办 ÷ 本平台受理的工单数（仅平台行与合计）。",
-           "Direct answers / tickets accepted by the platform (platform rows and totals only)."),
+    Figure("direct_answer_rate", "直办率", "rate",
+           "直办 ÷ 本平台受理的工单数（省平台受理后转城市平台的计入省平台，不计入城市平台；仅平台行与合计）。",
+           "Direct answers / tickets the platform accepted itself (a ticket the province accepted and "
+           "forwarded counts for the province, not the city; platform rows and totals only)."),
     Figure("avg_sign_hours", "平均签收时长(小时)", "hours", "从派单到签收的平均小时数。",
            "Mean hours from dispatch to sign-for."),
     Figure("avg_close_hours", "平均办结时长(小时)", "hours", "从派单到办结的平均小时数。",
@@ -122,7 +143,7 @@ FIGURES: list[Figure] = [
 ]
 FIGURE_KEYS = [f.key for f in FIGURES]
 # Raw sums behind the figures (totals are summed from these, then derived).
-_RAW = ["received", "platform_received", "sign_due", "signed", "signed_on_time", "close_due", "closed",
+_RAW = ["received", "platform_received", "forwarded_in", "forwarded_out", "sign_due", "signed", "signed_on_time", "close_due", "closed",
         "closed_on_time", "overdue", "overdue_open", "returns", "returns_upheld", "returns_rejected",
         "extensions_requested", "extensions_approved", "satisfied", "basically_satisfied", "unsatisfied",
         "unreachable", "resolved", "resolvable", "direct_answers", "sign_seconds", "sign_count",
@@ -271,7 +292,7 @@ def _ticket_counts(session: Session, lo: dt.datetime, hi: dt.datetime, now: dt.d
         r = out.setdefault(unit_id, _zero())
         out.setdefault(platform_id, _zero())["platform_received"] += n
         r["received"] += n
-        running_overdue = status in RUNNING and bool(f & HAS_DUE) and bool(f & DUE_PAST)
+        running_overdue = status in STILL_HANDLED and bool(f & HAS_DUE) and bool(f & DUE_PAST)
         if running_overdue:
             r["overdue_open"] += n
         if status in ("closed", "archived"):
@@ -305,8 +326,6 @@ def _ticket_counts(session: Session, lo: dt.datetime, hi: dt.datetime, now: dt.d
     return out
 
 
-# Actions that count for the unit whose person took them.
-_BY_ACTOR = ("return", "request_extension")
 # The ledger (migration 0005_figure_events).  Derived from ticket_events, so
 # it lives outside the models' metadata: nothing else writes it.
 LEDGER = Table(
@@ -321,9 +340,9 @@ LEDGER = Table(
 # group-by over two integer columns.
 LEDGER_KINDS = {1: "returns", 2: "returns_upheld", 3: "returns_rejected", 4: "extensions_requested",
                 5: "extensions_approved", 6: "satisfied", 7: "basically_satisfied", 8: "unsatisfied",
-                9: "unreachable"}
+                9: "unreachable", 10: "forwarded_out", 11: "forwarded_in"}
 _KIND_OF_ACTION = {"return": 1, "uphold_return": 2, "reject_return": 3, "request_extension": 4,
-                   "approve_extension": 5, "redo": 8}
+                   "approve_extension": 5, "redo": 8, "forward": 10}
 _KIND_OF_SATISFACTION = {"satisfied": 6, "basically_satisfied": 7, "unsatisfied": 8, "unreachable": 9}
 # Events are appended in id order but a transaction can commit after a later
 # one: each refresh looks this many ids back (duplicates are ignored).
@@ -332,33 +351,36 @@ LOOKBACK = 5000
 
 def refresh_ledger(session: Session, lookback: int = LOOKBACK) -> None:
     """Copy the figure events not yet in the ledger, with the unit each one
-    counts for as of now.  Cheap when up to date (the last ``lookback``
-    events); the first run fills it from the whole history."""
+    was charged to when it happened (``charged_unit_id``; a forward also
+    counts for the platform it went to).  Cheap when up to date (the last
+    ``lookback`` events); the first run fills it from the whole history."""
     e, t = TicketEvent, Ticket
-    actor, actor_unit = aliased(User), aliased(Unit)
     mark = session.scalar(select(func.max(LEDGER.c.event_id))) or 0
-    unit = case(
-        (e.action == "uphold_return", e.payload["previous_unit_id"].as_integer()),
-        (and_(e.action.in_(_BY_ACTOR), actor_unit.kind.not_in(PLATFORM_KINDS)), actor.unit_id),
-        else_=func.coalesce(t.responsible_unit_id, t.platform_id))
-    satisfaction = e.payload["satisfaction"].as_string()
-    kind = case(
-        # The payload is read once per callback.  "unsatisfied" is refused by
-        # the service today (that is a redo), but counts if ever recorded.
-        (e.action == "callback", case(_KIND_OF_SATISFACTION, value=satisfaction, else_=0)),
-        *[(e.action == a, k) for a, k in _KIND_OF_ACTION.items()],
-        else_=0)
-    rows = (select(e.id, e.ticket_id, t.created_at, unit, kind)
-            .select_from(e).join(t, t.id == e.ticket_id)
-            .outerjoin(actor, actor.id == e.actor_id).outerjoin(actor_unit, actor_unit.id == actor.unit_id)
-            .where(e.id > mark - lookback, e.action.in_(EVENT_ACTIONS)))
+    rows = _ledger_rows(e, t, mark - lookback, e.charged_unit_id, _KIND_OF_ACTION, "forward")
+    inbound = _ledger_rows(e, t, mark - lookback, e.unit_id, {"forward": 11}, None)
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(LEDGER).from_select(
-        ["event_id", "ticket_id", "ticket_created_at", "unit_id", "kind"], rows
-    ).on_conflict_do_nothing(index_elements=["event_id"]))
+    cols = ["event_id", "ticket_id", "ticket_created_at", "unit_id", "kind"]
+    session.execute(insert(LEDGER).from_select(cols, rows).on_conflict_do_nothing(index_elements=["event_id"]))
+    # The second row of a forward (for the platform it went to) has its own key.
+    session.execute(insert(LEDGER).from_select(cols, inbound).on_conflict_do_nothing(index_elements=["event_id"]))
+
+
+def _ledger_rows(e, t, after: int, unit, kinds: dict, extra: str | None):
+    """``event_id`` of the inbound forward row is negated: one key per row."""
+    satisfaction = e.payload["satisfaction"].as_string()
+    branches = [(e.action == a, k) for a, k in kinds.items()]
+    if "callback" in EVENT_ACTIONS and extra is not None:
+        # The payload is read once per callback.  "unsatisfied" is refused by
+        # the service today (that is a redo), but counts if ever recorded.
+        branches.insert(0, (e.action == "callback", case(_KIND_OF_SATISFACTION, value=satisfaction, else_=0)))
+    actions = list(EVENT_ACTIONS) + ([extra] if extra else []) if extra is not None else list(kinds)
+    key = e.id if extra is not None else -e.id
+    return (select(key, e.ticket_id, t.created_at, unit, case(*branches, else_=0))
+            .select_from(e).join(t, t.id == e.ticket_id)
+            .where(e.id > after, e.action.in_(actions)))
 
 
 def _event_counts(session: Session, lo: dt.datetime, hi: dt.datetime, scope: "Scope | None") -> dict:
@@ -384,6 +406,12 @@ def _ratio(a, b):
     return round(a / b, 4) if b else None
 
 
+def accepted_here(raw: dict) -> int:
+    """Tickets a platform accepted itself: those it runs, less those forwarded
+    to it from above, plus those it forwarded down."""
+    return raw["platform_received"] - raw["forwarded_in"] + raw["forwarded_out"]
+
+
 def derive(raw: dict, platform: bool) -> dict:
     """The published figures from the raw sums."""
     callbacks = raw["satisfied"] + raw["basically_satisfied"] + raw["unsatisfied"]
@@ -402,7 +430,7 @@ def derive(raw: dict, platform: bool) -> dict:
         "satisfaction_rate": _ratio(raw["satisfied"] + raw["basically_satisfied"], callbacks),
         "resolution_rate": _ratio(raw["resolved"], raw["resolvable"]),
         "direct_answers": raw["direct_answers"],
-        "direct_answer_rate": _ratio(raw["direct_answers"], raw["platform_received"]) if platform else None,
+        "direct_answer_rate": _ratio(raw["direct_answers"], accepted_here(raw)) if platform else None,
         "avg_sign_hours": round(raw["sign_seconds"] / raw["sign_count"] / 3600, 2) if raw["sign_count"] else None,
         "avg_close_hours": (round(raw["close_seconds"] / raw["close_count"] / 3600, 2)
                             if raw["close_count"] else None),
@@ -454,10 +482,9 @@ def unit_figures(session: Session, actor: Actor, period: Period, now: dt.datetim
         rows.append({"unit": {"id": u.id, "code": u.code, "name": u.name, "kind": u.kind,
                               "parent_id": u.parent_id},
                      "figures": derive(raw, u.kind in PLATFORM_KINDS)})
-    # The direct-answer rate of the totals is over everything received; a
-    # scope without a platform (a department's) has none.
-    totals = derive(total | {"platform_received": total["received"]},
-                    any(u.kind in PLATFORM_KINDS for u in units))
+    # The direct-answer rate of the totals is over what the visible
+    # platforms accepted; a scope without a platform (a department's) has none.
+    totals = derive(total, any(u.kind in PLATFORM_KINDS for u in units))
     return Report(period, now, rows, totals)
 
 
@@ -474,7 +501,7 @@ def overdue_tickets(session: Session, actor: Actor, now: dt.datetime, limit: int
                     offset: int = 0) -> tuple[int, list[Ticket]]:
     """Tickets still being handled past their close deadline that ``actor``
     may see, the most overdue first (the 督办 list)."""
-    q = select(Ticket).where(visible_clause(actor), Ticket.status.in_(RUNNING), Ticket.due_at < now)
+    q = select(Ticket).where(visible_clause(actor), Ticket.status.in_(STILL_HANDLED), Ticket.due_at < now)
     total = session.scalar(select(func.count()).select_from(q.subquery()))
     rows = session.scalars(q.order_by(Ticket.due_at, Ticket.id).offset(offset).limit(limit)).all()
     return total, list(rows)

@@ -26,7 +26,10 @@ def configure(redis_url: str | None, db: Database | None = None, tickets=None) -
     """Called by the composition root (hotline/wiring.py) when a process
     starts: where jobs go, the database and the one TicketService that job
     functions use."""
+    from dispatch import redis_client
+
     _state["redis_url"] = redis_url
+    redis_client.breaker.reset()
     if db is not None:
         _state["db"] = db
     if tickets is not None:
@@ -55,9 +58,24 @@ def tickets():
 
 
 def redis_connection():
-    import redis
+    """The process's Redis client for short calls (enqueue), with the short
+    timeouts of ``dispatch.redis_client``; None on the embedded default."""
+    url = _state["redis_url"]
+    if not url:
+        return None
+    if _state.get("client_url") != url:
+        from dispatch import redis_client
 
-    return redis.Redis.from_url(_state["redis_url"]) if _state["redis_url"] else None
+        _state["client"], _state["client_url"] = redis_client.client(url), url
+    return _state["client"]
+
+
+def worker_connection():
+    """A client of its own for an rq worker: rq raises its socket timeout
+    above the blocking dequeue, which must not leak into short calls."""
+    from dispatch import redis_client
+
+    return redis_client.client(_state["redis_url"])
 
 
 def inline() -> bool:
@@ -79,14 +97,24 @@ def enqueue(func: Callable, *args, queue: str = QUEUE_DEFAULT, at: dt.datetime |
         return None
     from rq import Queue, Retry
 
-    q = Queue(queue, connection=redis_connection())
+    from dispatch import redis_client
+
     opts = {"job_id": job_id, "retry": Retry(max=3, interval=[5, 30, 120])}
-    try:
+
+    def put():
+        q = Queue(queue, connection=redis_connection())
         if at is not None:
             return q.enqueue_at(at, func, *args, **kwargs, **opts)
         return q.enqueue(func, *args, **kwargs, **opts)
+
+    try:
+        # Redis slow or down at commit time: the data is committed and the
+        # periodic sweep picks the work up; give up within the short timeout
+        # (and skip Redis at once while the breaker is open).
+        job = redis_client.guarded(f"enqueue {getattr(func, '__name__', func)}", put)
     except Exception:
-        # Redis down at commit time: the data is committed and the periodic
-        # sweep will pick the work up; say so loudly.
         log.exception("could not enqueue %s; the sweep will retry", getattr(func, "__name__", func))
         return None
+    if job is None:
+        log.warning("%s not enqueued (Redis unavailable); the sweep will retry", getattr(func, "__name__", func))
+    return job

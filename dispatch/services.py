@@ -228,6 +228,7 @@ class TicketService:
         now = self.clock()
         try:
             with self.db.session() as s:
+                clocks.sync(s)
                 platform = s.get(Unit, actor.unit_id) if actor.on_platform else None
                 if platform is None:
                     raise Forbidden("只有热线平台可以受理工单", code="not_a_platform")
@@ -257,7 +258,7 @@ class TicketService:
                 t.number = ticket_number(now, t.id)
                 dups = duplicates.candidates(s, t, now)
                 accept = self._event(s, t, actor, "accept", None, "accepted", now, payload={
-                    "suggested": predicted.full_name if predicted else None,
+                    "urgency": t.urgency, "suggested": predicted.full_name if predicted else None,
                     "confidence": sug.confidence, "top": sug.top, "model_version": sug.model_version,
                     "category": sug.category.full_name if sug.category else None,
                     "duplicates": [d.as_json() for d in dups],
@@ -273,19 +274,22 @@ class TicketService:
                 if unit.is_platform and unit.id != platform.id:
                     # Province → city platform (两级平台): the city runs the
                     # ticket and its catalogue picks the unit.
+                    t.platform_id, t.platform = unit.id, unit
                     new_events.append(self._event(s, t, actor, "forward", "accepted", "accepted", now,
                                                   reason="人工指定转下级平台" if chosen else "按派单目录转下级平台",
-                                                  payload={"unit": unit.code, "from_platform_id": platform.id}))
-                    t.platform_id, t.platform = unit.id, unit
+                                                  payload={"unit": unit.code, "from_platform_id": platform.id},
+                                                  charged=platform.id))
                     unit, chosen = routing.route(s, unit, sug.category, sug.division_code).unit, False
                 auto = not sug.abstain and not unit.is_platform
                 chosen = chosen and not unit.is_platform
                 if auto or chosen:
+                    before = holder(t)
                     self._assign(c, unit)
                     t.status = "dispatched"
                     new_events.append(self._event(s, t, actor, "dispatch", "accepted", "dispatched", now,
                                                   reason="人工指定" if chosen else "按派单目录自动派单",
-                                                  payload={"unit": unit.code, "auto": not chosen, "assist_units": []}))
+                                                  payload={"unit": unit.code, "auto": not chosen, "assist_units": []},
+                                                  charged=before))
                 else:
                     t.needs_review = True
                 hot = duplicates.hot_event(s, t, now)
@@ -320,6 +324,7 @@ class TicketService:
         now = self.clock()
         try:
             with self.db.session() as s:
+                clocks.sync(s)
                 t = s.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update(of=Ticket))
                 if t is None or not (can_see(actor, t) or self._assists(s, actor, t)):
                     raise NotFound("工单不存在或无权查看")
@@ -335,14 +340,14 @@ class TicketService:
                 missing = {f: "必填 / required" for f in tr.required if params.get(f) in (None, "", [])}
                 if missing:
                     raise Invalid("缺少必填字段", missing, code="missing_fields")
-                from_status = t.status
+                from_status, charged = t.status, holder(t)
                 c = _Change(s, actor, t, params, now)
                 payload = handler(c) if handler else {}
                 if tr.target:
                     t.status = tr.target
                 t.updated_at = now
                 ev = self._event(s, t, actor, action, from_status, t.status, now,
-                                 reason=str(params.get("reason") or ""), payload=payload or {})
+                                 reason=str(params.get("reason") or ""), payload=payload or {}, charged=charged)
                 s.flush()
                 after_commit = c.after_commit
                 self._run_hooks(s, t, ev, after_commit)
@@ -453,20 +458,26 @@ class TicketService:
     def _on_await_citizen(self, c):
         clock = self._running(c.s, c.t, "close")
         if clock is not None:
-            clock.pauses = list(clock.pauses or []) + [[c.now.isoformat(), None]]
+            clock.pauses = clocks.open_pause(clock.pauses, clocks.CITIZEN, c.now)
             self._recompute(c, clock)
         return {}
 
     def _on_resume(self, c):
         clock = self._running(c.s, c.t, "close")
         paused_for = 0
-        if clock is not None and clock.pauses and clock.pauses[-1][1] is None:
-            pauses = [list(p) for p in clock.pauses]
-            pauses[-1][1] = c.now.isoformat()
-            paused_for = int((c.now - dt.datetime.fromisoformat(pauses[-1][0])).total_seconds())
-            clock.pauses = pauses
+        if clock is not None and clocks.is_open(clock.pauses, clocks.CITIZEN):
+            opened = next(p for p in clocks.normalise(clock.pauses)
+                          if p["kind"] == clocks.CITIZEN and p.get("to") is None)["from"]
+            clock.pauses, held = clocks.close_pauses(clock.pauses, c.now, clocks.CITIZEN)
+            paused_for = int(held.total_seconds())
             self._recompute(c, clock)
-        return {"paused_for_s": paused_for}
+            approved = [p for p in clocks.normalise(clock.pauses) if p["kind"] == clocks.EXTENSION
+                        and dt.datetime.fromisoformat(p["from"]) >= dt.datetime.fromisoformat(opened)]
+            if approved and c.t.due_at is not None:
+                # The extension was approved while the ticket waited: the
+                # citizen learns the date now that the clock runs again.
+                self._tell_due(c, "extension_due_known", "恢复办理后告知办结期限")
+        return {"paused_for_s": paused_for, "due_at": c.t.due_at}
 
     def _on_give_input(self, c):
         a = c.s.scalar(select(Assignment).where(Assignment.ticket_id == c.t.id, Assignment.unit_id == c.actor.unit_id,
@@ -536,15 +547,23 @@ class TicketService:
         req = self._decide_extension(c, "approved")
         clock = self._running(c.s, c.t, "close")
         if clock is not None:
-            until = clocks.working_days_later(c.now, req.days)
-            clock.pauses = list(clock.pauses or []) + [[c.now.isoformat(), until.isoformat()]]
+            clock.pauses = clocks.extension_pause(clock.pauses, c.now, req.days, req.id)
             self._recompute(c, clock)
-        due = c.t.due_at.astimezone(clocks.LOCAL_TZ) if c.t.due_at else None
-        c.record(c.t, "notify_citizen", "延期告知", {
-            "kind": "extension_approved",
-            "text": f"您反映的问题（工单 {c.t.number}）承办单位申请延期{req.days}个工作日，已获批准"
-                    + (f"，预计于{due:%Y年%m月%d日%H:%M}前办结" if due else "") + "。"})
+        text = f"您反映的问题（工单 {c.t.number}）承办单位申请延期{req.days}个工作日，已获批准"
+        if c.t.due_at is not None:
+            text += f"，预计于{c.t.due_at.astimezone(clocks.LOCAL_TZ):%Y年%m月%d日%H:%M}前办结。"
+        elif c.t.due_state == clocks.PENDING:
+            text += "，办结期限待节假日安排公布后另行告知。"
+        else:
+            # Awaiting the citizen: the clock is stopped, the date follows the resume.
+            text += "，计时在您补充材料、恢复办理后继续，届时告知办结期限。"
+        c.record(c.t, "notify_citizen", "延期告知", {"kind": "extension_approved", "text": text})
         return {"extension_id": req.id, "days": req.days, "due_at": c.t.due_at}
+
+    def _tell_due(self, c, kind: str, reason: str) -> None:
+        due = c.t.due_at.astimezone(clocks.LOCAL_TZ)
+        c.record(c.t, "notify_citizen", reason, {
+            "kind": kind, "text": f"您反映的问题（工单 {c.t.number}）已恢复办理，预计于{due:%Y年%m月%d日%H:%M}前办结。"})
 
     def _on_refuse_extension(self, c):
         req = self._decide_extension(c, "refused")
@@ -600,7 +619,7 @@ class TicketService:
         round_ = self._round(c) + 1
         self._assign(c, unit, round_=round_, keep_assists=True)
         t.replied_at = t.closed_at = None
-        return {"satisfaction": "unsatisfied", "note": note, "round": round_}
+        return {"satisfaction": "unsatisfied", "note": note, "round": round_, "unit": unit.code}
 
     def _on_direct_answer(self, c):
         t = c.t
@@ -650,6 +669,38 @@ class TicketService:
             raise Conflict("计时已结束", code="clock_stopped", current=_state(c.t))
         return clock
 
+    def _on_recompute_dues(self, c):
+        """Dues of the running clocks counted again on the calendar in force
+        (after `calendar import` loaded a year); refused when nothing moves."""
+        t = c.t
+        before = {"sign_due_at": t.sign_due_at, "due_at": t.due_at, "due_state": t.due_state}
+        for stage in ("sign", "close"):
+            clock = self._running(c.s, t, stage)
+            if clock is not None:
+                self._recompute(c, clock)
+                continue
+            # Signed for or replied while the due was pending: judged now.
+            last = c.s.scalar(select(SlaClock).where(SlaClock.ticket_id == t.id, SlaClock.stage == stage)
+                              .order_by(SlaClock.id.desc()).limit(1))
+            if last is not None and last.due_state == clocks.PENDING and last.outcome in ("met", "late"):
+                self._apply(last, clocks.clock_due(last.started_at, last.urgency, stage, last.pauses))
+                if last.due_at is not None:
+                    last.outcome = "met" if last.stopped_at <= last.due_at else "late"
+                setattr(t, "due_at" if stage == "close" else "sign_due_at", last.due_at)
+                states = {k.due_state for k in c.s.scalars(select(SlaClock).where(
+                    SlaClock.ticket_id == t.id, SlaClock.round == last.round))}
+                t.due_state = clocks.PENDING if clocks.PENDING in states else \
+                    clocks.PROVISIONAL if clocks.PROVISIONAL in states else ""
+        after = {"sign_due_at": t.sign_due_at, "due_at": t.due_at, "due_state": t.due_state}
+        if after == before:
+            raise Conflict("时限无变化", code="nothing_to_do", current=_state(t))
+        if t.due_state != clocks.PENDING:
+            for item in c.s.scalars(select(SupervisionItem).where(SupervisionItem.ticket_id == t.id,
+                                                                  SupervisionItem.kind == "calendar_pending",
+                                                                  SupervisionItem.resolved_at.is_(None))):
+                item.resolved_at, item.resolved_by_id = c.now, c.actor.user_id
+        return {"year": c.p.get("year"), "before": before, "after": after}
+
     def _on_sla_warning(self, c):
         clock = self._clock_for(c)
         if clock.warned_at is not None or clock.warn_at is None or c.now < clock.warn_at:
@@ -695,13 +746,13 @@ class TicketService:
                 start = min(now, dt.datetime.fromisoformat(carried))
             k = clocks.clock_due(start, t.urgency, stage)
             clock = SlaClock(ticket_id=t.id, stage=stage, round=round_, unit_id=unit.id, urgency=t.urgency,
-                             started_at=start, due_at=k.due_at, warn_at=k.warn_at, pauses=[], outcome="")
+                             started_at=start, pauses=[], outcome="")
+            self._apply(clock, k)
             c.s.add(clock)
             made.append(clock)
-            if k.calendar_missing:
-                t.extra = {**(t.extra or {}), "calendar_missing": k.calendar_missing}
         t.sign_due_at, t.due_at = made[0].due_at, made[1].due_at
         c.s.flush()
+        self._dues_state(c)
         c.timers += made
         # Assignments: the lead, and any assisting units (协办) with half the close time.
         rows = {a.unit_id: a for a in c.s.scalars(select(Assignment).where(Assignment.ticket_id == t.id))}
@@ -733,19 +784,34 @@ class TicketService:
         clock = self._running(c.s, c.t, stage)
         if clock is None:
             return None
-        if clock.pauses and clock.pauses[-1][1] is None:
-            pauses = [list(p) for p in clock.pauses]
-            pauses[-1][1] = c.now.isoformat()
-            clock.pauses = pauses
-            k = clocks.clock_due(clock.started_at, clock.urgency, clock.stage, clock.pauses)
-            clock.due_at, clock.warn_at = k.due_at, k.warn_at
+        if clocks.is_open(clock.pauses):
+            clock.pauses, _ = clocks.close_pauses(clock.pauses, c.now)
+            self._apply(clock, clocks.clock_due(clock.started_at, clock.urgency, clock.stage, clock.pauses))
         clock.stopped_at = c.now
         clock.outcome = outcome or ("met" if clock.due_at is None or c.now <= clock.due_at else "late")
         return clock
 
-    def _recompute(self, c, clock: SlaClock) -> None:
-        k = clocks.clock_due(clock.started_at, clock.urgency, clock.stage, clock.pauses)
+    @staticmethod
+    def _apply(clock: SlaClock, k: clocks.Clock) -> None:
         clock.due_at, clock.warn_at = k.due_at, k.warn_at
+        clock.due_state, clock.missing_year = k.state, k.missing_year
+
+    def _dues_state(self, c) -> None:
+        """The ticket's ``due_state`` from its running clocks; a pending due
+        goes on the platform's 督办 board (one item per ticket and year)."""
+        running = [k for k in (self._running(c.s, c.t, "sign"), self._running(c.s, c.t, "close")) if k]
+        states = {k.due_state for k in running}
+        c.t.due_state = clocks.PENDING if clocks.PENDING in states else \
+            clocks.PROVISIONAL if clocks.PROVISIONAL in states else ""
+        for k in running:
+            if k.due_state == clocks.PENDING:
+                self._raise_item(c, "calendar_pending",
+                                 f"缺少{k.missing_year}年工作日历，时限待定（导入国务院放假通知后重算）",
+                                 detail={"year": k.missing_year, "clock_id": k.id},
+                                 dedupe=f"calendar:{k.missing_year}:{c.t.id}")
+
+    def _recompute(self, c, clock: SlaClock) -> None:
+        self._apply(clock, clocks.clock_due(clock.started_at, clock.urgency, clock.stage, clock.pauses))
         # A due moved into the future may warn and go overdue again.
         if clock.warn_at is not None and clock.warn_at > c.now:
             clock.warned_at = None
@@ -755,6 +821,8 @@ class TicketService:
             c.t.due_at = clock.due_at
         else:
             c.t.sign_due_at = clock.due_at
+        c.s.flush()
+        self._dues_state(c)
         c.timers.append(clock)
 
     def _timers(self, c) -> list[Callable[[], None]]:
@@ -832,10 +900,14 @@ class TicketService:
             raise Invalid("不能派给本平台自身", {"unit_id": "is your own platform"})
         return unit
 
-    def _event(self, s, t, actor, action, from_status, to_status, now, reason="", payload=None) -> TicketEvent:
+    def _event(self, s, t, actor, action, from_status, to_status, now, reason="", payload=None,
+               charged: int | None = None) -> TicketEvent:
+        """An event with the unit holding ``t`` now and the unit it is charged
+        to (the holder before the change; the holder itself by default)."""
         ev = TicketEvent(ticket_id=t.id, at=now, actor_id=actor.user_id, actor_label=actor.display_name,
                          action=action, from_status=from_status, to_status=to_status, reason=reason,
-                         payload=_jsonable(payload or {}))
+                         payload=_jsonable(payload or {}), unit_id=holder(t),
+                         charged_unit_id=charged if charged is not None else holder(t))
         s.add(ev)
         return ev
 
@@ -888,11 +960,17 @@ class _Change:
     def record(self, t: Ticket, action: str, reason: str, payload: dict) -> TicketEvent:
         ev = TicketEvent(ticket_id=t.id, at=self.now, actor_id=self.actor.user_id,
                          actor_label=self.actor.display_name, action=action, from_status=t.status,
-                         to_status=t.status, reason=reason, payload=_jsonable(payload))
+                         to_status=t.status, reason=reason, payload=_jsonable(payload),
+                         unit_id=holder(t), charged_unit_id=holder(t))
         self.s.add(ev)
         self.events.append((t, ev))
         return ev
 
+
+
+def holder(t: Ticket) -> int | None:
+    """The unit holding a ticket: its responsible unit, or its platform while it has none."""
+    return t.responsible_unit_id or t.platform_id
 
 
 def ticket_number(now: dt.datetime, ticket_id: int) -> str:

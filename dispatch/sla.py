@@ -32,13 +32,18 @@ Rules
   - received on a working day after office hours (say Friday 20:00): the
     evening still belongs to Friday's working day, due Monday 20:00.  This is
     the price of a clock that never depends on office hours except at its start.
+    So does the night before 09:00 on the first rest day (Saturday 08:00: one
+    hour of Friday's working day is left; 1 January 08:00 belongs to
+    31 December).
 
   Asia/Shanghai has no daylight saving time, so local wall time is used as a
   uniform scale.
 * Pauses: while an extension (延期) is approved or the ticket is awaiting the
   citizen, the clock stops; when it resumes, the time that was left is counted
   from the resume, by the same rule as the limit (wall-clock or working time).
-  A pause that starts after the due does not excuse being overdue.
+  Pauses may overlap: the clock stops during their union.  A pause that
+  starts at or after the due does not move it: an overdue ticket stays
+  overdue while paused.
 * All datetimes must be timezone-aware (naive ones raise ``ValueError``);
   results are returned in the timezone of the input ``start``/``due``.
 * A year without calendar data raises ``dispatch.calendar.CalendarYearMissing``.

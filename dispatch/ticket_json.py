@@ -24,6 +24,9 @@ def iso(v):
     return v.isoformat() if v else None
 
 
+DUE_STATES = {"": None, "provisional": "按暂定日历计算", "pending": "时限待定（缺少工作日历）"}
+
+
 def mask_phone(phone: str) -> str:
     """138****5678: at least four characters hidden, at most the last four
     and first three shown."""
@@ -46,7 +49,7 @@ def summary(t: Ticket) -> dict:
         "category": t.category.full_name if t.category else None,
         "responsible_unit": t.responsible_unit.name if t.responsible_unit else None,
         "responsible_unit_id": t.responsible_unit_id, "platform_id": t.platform_id,
-        "due_at": iso(t.due_at), "sign_due_at": iso(t.sign_due_at),
+        "due_at": iso(t.due_at), "sign_due_at": iso(t.sign_due_at), "due_state": t.due_state or "",
         "needs_review": t.needs_review,
     }
 
@@ -84,6 +87,9 @@ def ticket_json(t: Ticket, actor: Actor) -> dict:
         "responsible_unit": ({"id": t.responsible_unit.id, "code": t.responsible_unit.code,
                               "name": t.responsible_unit.name} if t.responsible_unit else None),
         "sign_due_at": iso(t.sign_due_at), "due_at": iso(t.due_at),
+        # "" | provisional | pending (docs/sla.md): pending means no due until
+        # the missing calendar year is imported.
+        "due_state": t.due_state or "", "due_state_label": DUE_STATES.get(t.due_state or ""),
         "dispatched_at": iso(t.dispatched_at), "signed_at": iso(t.signed_at),
         "replied_at": iso(t.replied_at), "closed_at": iso(t.closed_at),
         "reply_text": t.reply_text, "return_count": t.return_count,

@@ -41,7 +41,7 @@ Rules that are more than the table (enforced in dispatch.services):
 
 Events and their payload keys (stable: dispatch/figures.py counts them)
 -----------------------------------------------------------------------
-accept          {suggested, confidence, top, model_version, category, duplicates}
+accept          {urgency, suggested, confidence, top, model_version, category, duplicates}
 forward         {unit, from_platform_id}
 dispatch        {unit, auto, assist_units}
 sign_for        {on_time}                       sign-for clock met
@@ -49,7 +49,7 @@ return          {return_count, suggested_unit}  (reason = the unit's reason)
 uphold_return   {unit, previous_unit_id, return_count, category_changed}
 reject_return   {return_count}
 reassign        {unit, previous_unit_id}
-await_citizen   {}          resume {paused_for_s}
+await_citizen   {}          resume {paused_for_s, due_at}
 give_input      {unit, on_time, reply_text}   (an assisting unit's input)
 reply           {reply_text, on_time}           close clock stopped
 close           {on_time}                       = the close clock's result
@@ -59,14 +59,19 @@ refuse_extension  {extension_id}
 supervise       {item_id}
 callback_no_answer {attempts}
 callback        {satisfaction, note, attempts}  satisfied | basically_satisfied | unreachable
-redo            {satisfaction: "unsatisfied", note, round}
+redo            {satisfaction: "unsatisfied", note, round, unit}
 merge           {into, into_id}   and on the lead: absorb {from, from_id, clock_started_at}
 direct_answer   {reply_text}
 cancel          {}
 sla_warning / sla_overdue  {clock_id, stage, due_at}  (system; overdue raises a 督办 item)
+recompute_dues  {year, before: {sign_due_at, due_at, due_state}, after: {…}}  (system, calendar import)
 escalate        {item_id, kind}   a supervision item raised by the service (third return)
-notify_citizen  {kind, text, phone}   a message to the caller (extension approved,
-                                      lead ticket of a merge closed)
+notify_citizen  {kind, text, phone}   a message to the caller (extension approved, its date
+                                      once the clock resumes, lead ticket of a merge closed)
+
+Every event also records ``unit_id`` (the unit holding the ticket after it:
+its responsible unit, or its platform while it has none) and
+``charged_unit_id`` (the holder just before it, whom the figures charge).
 """
 from __future__ import annotations
 
@@ -165,6 +170,8 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in [
     # SLA timers and the sweep (dispatch.sweeps), as the system actor.
     _t("sla_warning", "临期预警", CLOCKED, None, SYSTEM, ("clock_id",)),
     _t("sla_overdue", "超时", CLOCKED, None, SYSTEM, ("clock_id",)),
+    # `python -m hotline calendar import FILE`: dues recomputed on the new year.
+    _t("recompute_dues", "重算时限", CLOCKED | {"replied", "closed", "archived"}, None, SYSTEM, ("reason",)),
     # Linkage with 110 and the social-governance (综治) platform (integrations/).
     _t("transfer_to_110", "推送110", OPEN, None, {"agent", "dispatcher", "coordinator", "admin"}, ("reason",)),
     _t("three_way_call", "三方通话", OPEN, None, {"agent", "dispatcher", "coordinator"}, ("reason",), record_only=True),

@@ -192,6 +192,18 @@ def retrain_model():
                     "ran_inline": job is None}), 202
 
 
+@api.get("/calendar")
+@api_auth
+def calendar_status():
+    """The working-day calendar in force: years, provisional ones, and open
+    tickets whose dues wait for a missing year (the admin page's alert)."""
+    from dispatch import dues
+
+    _admin()
+    with db().session() as s:
+        return jsonify(dues.status(s))
+
+
 @pages.get("/admin")
 @page_auth("system.admin")
 def admin_page():

@@ -179,7 +179,7 @@ from types import SimpleNamespace  # noqa: E402
 
 from pydantic import Field  # noqa: E402
 
-from dispatch import board, duplicates  # noqa: E402
+from dispatch import board, clocks, duplicates  # noqa: E402
 from hotline.schemas import Strict  # noqa: E402
 from models import Assignment, SlaClock, utcnow  # noqa: E402
 
@@ -250,8 +250,9 @@ def ticket_clocks(ticket_id: int):
         iso = lambda v: v.isoformat() if v else None  # noqa: E731
         return jsonify({"items": [{"id": c.id, "stage": c.stage, "round": c.round, "unit_id": c.unit_id,
                                    "started_at": iso(c.started_at), "due_at": iso(c.due_at),
-                                   "warn_at": iso(c.warn_at), "paused": bool(c.pauses and c.pauses[-1][1] is None),
-                                   "pauses": c.pauses, "stopped_at": iso(c.stopped_at), "outcome": c.outcome}
+                                   "warn_at": iso(c.warn_at), "paused": clocks.is_open(c.pauses),
+                                   "pauses": clocks.normalise(c.pauses), "stopped_at": iso(c.stopped_at), "outcome": c.outcome,
+                                   "due_state": c.due_state, "missing_year": c.missing_year}
                                   for c in rows]})
 
 

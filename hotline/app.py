@@ -27,8 +27,8 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     )
     app.json.ensure_ascii = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from hotline import (account, admin, api, auth, console, errors, figures, hardening, open311, openapi, realtime,
-                         security_admin, services, webhooks, wiring)
+    from hotline import (account, admin, api, auth, console, dbretry, errors, figures, hardening, open311, openapi,
+                         realtime, security_admin, services, webhooks, wiring)
 
     hardening.init_app(app)  # first: its bounded <int:…> converter must exist before any route
     runtime = wiring.boot(settings)
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     app.extensions["hotline.tickets"] = runtime.tickets
     services.init_app(app)
     errors.init_app(app)
+    dbretry.init_app(app)
     auth.init_app(app)
     api.init_app(app)
     console.init_app(app)

@@ -102,8 +102,10 @@ def token_is_live(row: ApiToken | None, now: dt.datetime) -> bool:
 
 
 def _actor_from_bearer(header: str) -> Actor:
+    from hotline.dbretry import repeatable
+
     token = header[len("Bearer "):].strip()
-    with db().session() as s:
+    with repeatable(), db().session() as s:
         row = s.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
         now = utcnow()
         if not token_is_live(row, now):

@@ -1,6 +1,6 @@
-"""``python -m hotline``: serve, worker, init-db, seed-demo, create-token,
-tokens list|revoke, audit-export, demo (init-db + seed-demo + serve, the
-README's first command), routing-eval (unit routing figures on an annotated CSV)."""
+"""``python -m hotline``: serve, worker, init-db, seed-demo, create-token, calendar,
+tokens list|revoke, audit-export, demo (init-db + seed-demo + serve, the README's
+first command), routing-eval (unit routing figures on an annotated CSV)."""
 from __future__ import annotations
 
 import argparse
@@ -130,6 +130,20 @@ def warm_classifier() -> None:
     print("classifier ready", flush=True)
 
 
+def start_periodic(app) -> bool:
+    """The periodic sweeps run in the web process only on the embedded
+    default; with REDIS_URL they run on rq cron beside the workers (every
+    web process running them too would multiply them)."""
+    from dispatch import periodic
+
+    if not app.config["HOTLINE"].inline_jobs:
+        print("periodic jobs: on the rq workers (REDIS_URL is set)", flush=True)
+        return False
+    periodic.start_in_process(app.extensions["hotline.runtime"].periodic)
+    print("periodic jobs: in this process (no REDIS_URL)", flush=True)
+    return True
+
+
 def cmd_serve(args) -> int:
     from hotline.app import create_app
     from hotline.realtime import socketio
@@ -140,9 +154,7 @@ def cmd_serve(args) -> int:
         print(str(e), file=sys.stderr)
         return 2
     warm_classifier()
-    from dispatch import periodic
-
-    periodic.start_in_process(app.extensions["hotline.runtime"].periodic)
+    start_periodic(app)
     print(f"serving on http://{args.host}:{args.port}/", flush=True)
     socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True, use_reloader=False)
     return 0
@@ -168,7 +180,7 @@ def cmd_worker(args) -> int:
         return 2
     rt = wiring.boot(s)
     external_emitter(s.redis_url)
-    conn = jobs.redis_connection()
+    conn = jobs.worker_connection()
     periodic.start_cron_thread(conn, rt.periodic)
     worker = Worker(list(jobs.QUEUES), connection=conn)
     worker.work(with_scheduler=True, burst=args.burst)
@@ -189,6 +201,34 @@ def cmd_wiring(args) -> int:
 
     rt = wiring.boot(_settings())
     print(json.dumps(rt.describe(), ensure_ascii=False, indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_calendar(args) -> int:
+    """`calendar import FILE`: load the official year, recompute open dues
+    (docs/sla.md); `calendar status`: years, provisional ones, pending dues."""
+    import json
+
+    from dispatch import dues
+    from dispatch.calendar import CalendarError
+    from hotline import wiring
+
+    rt = wiring.boot(_settings())
+    if args.calendar_command == "status":
+        with rt.db.session() as session:
+            print(json.dumps(dues.status(session), ensure_ascii=False, indent=2))
+        return 0
+    try:
+        r = dues.import_year(rt.db, args.file, rt.tickets, by=args.by, dry_run=args.dry_run)
+    except (CalendarError, OSError) as e:
+        print(f"日历文件无效 / invalid calendar file: {e}", file=sys.stderr)
+        return 2
+    kind = "provisional" if r["provisional"] else "official"
+    if r["dry_run"]:
+        print(f"{r['year']} ({kind}) is valid; {r['tickets']} open tickets would be recomputed (dry run)")
+    else:
+        print(f"{r['year']} ({kind}) imported; {r['tickets']} open tickets checked: {r['changed']} dues "
+              f"recomputed (recompute_dues events), {r['unchanged']} unchanged")
     return 0
 
 
@@ -231,5 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     w = sub.add_parser("worker", help="run an rq worker with the scheduler (needs REDIS_URL)")
     w.add_argument("--burst", action="store_true", help="stop when the queues are empty")
     w.set_defaults(fn=cmd_worker)
+    cal = sub.add_parser("calendar", help="working-day calendar: import FILE (official year), status")
+    cal_sub = cal.add_subparsers(dest="calendar_command", required=True)
+    ci = cal_sub.add_parser("import", help="load <year>.json and recompute every open due it changes")
+    ci.add_argument("file")
+    ci.add_argument("--by", default="命令行", help="who imports it (recorded in the audit log)")
+    ci.add_argument("--dry-run", action="store_true", help="validate and count, change nothing")
+    cal_sub.add_parser("status", help="years in force, provisional years, pending dues")
+    cal.set_defaults(fn=cmd_calendar)
     args = p.parse_args(argv)
     return args.fn(args)

@@ -20,11 +20,12 @@ import logging
 import threading
 from dataclasses import dataclass
 
+import socketio as python_socketio
 from flask import Flask, current_app, request, session
 from flask_socketio import SocketIO, join_room
 from sqlalchemy import select
 
-from dispatch import events, rooms
+from dispatch import events, redis_client, rooms
 from dispatch.access import Actor
 from hotline import sessions
 from hotline.auth import hash_token, token_is_live
@@ -33,6 +34,29 @@ from models import ApiToken, UserSession, utcnow
 
 log = logging.getLogger(__name__)
 socketio = SocketIO()
+CHANNEL = "flask-socketio"
+
+
+class RedisQueue(python_socketio.RedisManager):
+    """Socket.IO's Redis message queue with the service's Redis timeouts: a
+    publish (after a commit, in the request) gives up within the short
+    socket timeout, and is skipped while the breaker is open; the listener
+    waits on its own connection without a socket timeout, because an idle
+    channel is not an error.  A notice lost that way is a live update
+    missed: the consoles re-read the state on their next load."""
+
+    def _redis_connect(self):
+        # Called by the listener thread (and by the base class's publish,
+        # which ``_publish`` below replaces).
+        self.redis = redis_client.client(self.redis_url, listen=True)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
+
+    def _publish(self, data):
+        if getattr(self, "_publisher", None) is None:
+            self._publisher = redis_client.client(self.redis_url)
+        return redis_client.guarded("Socket.IO publish",
+                                    lambda: self._publisher.publish(self.channel, self.json.dumps(data)))
 
 
 @dataclass(frozen=True)
@@ -165,8 +189,9 @@ def _emit(name: str, payload: dict, rooms: list[str]) -> None:
 def init_app(app: Flask) -> None:
     settings = app.config["HOTLINE"]
     app.extensions["hotline.sockets"] = Connections()
-    socketio.init_app(app, message_queue=settings.redis_url, async_mode="threading",
-                      logger=False, engineio_logger=False)
+    # Always given: the module's SocketIO keeps options across init_app calls.
+    queue = RedisQueue(settings.redis_url, channel=CHANNEL) if settings.redis_url else None
+    socketio.init_app(app, async_mode="threading", logger=False, engineio_logger=False, client_manager=queue)
     events.subscribe(_emit)
 
     @socketio.on("connect")
@@ -189,9 +214,9 @@ def init_app(app: Flask) -> None:
 
 def external_emitter(redis_url: str) -> None:
     """In an rq worker: emit through the Redis message queue."""
-    emitter = SocketIO(message_queue=redis_url)
+    emitter = RedisQueue(redis_url, channel=CHANNEL, write_only=True)
 
     def emit(name, payload, rooms):
-        emitter.emit(name, payload, to=list(rooms), namespace="/")
+        emitter.emit(name, payload, room=list(rooms), namespace="/")
 
     events.subscribe(emit)

@@ -123,14 +123,6 @@ def acknowledge_linkage(linkage_id: int):
     return jsonify(out)
 
 
-def _outbox_json(m: OutboxMessage) -> dict:
-    return {"id": m.id, "peer": m.peer, "kind": m.kind, "ticket_id": m.ticket_id, "state": m.state,
-            "attempts": m.attempts, "idempotency_key": m.idempotency_key, "last_error": m.last_error,
-            "next_attempt_at": m.next_attempt_at.isoformat() if m.next_attempt_at else None,
-            "created_at": m.created_at.isoformat() if m.created_at else None,
-            "sent_at": m.sent_at.isoformat() if m.sent_at else None}
-
-
 @api.get("/outbox")
 @api_auth
 def list_outbox():
@@ -145,7 +137,25 @@ def list_outbox():
     with db().session() as s:
         rows = s.scalars(q.order_by(OutboxMessage.id.desc()).limit(200)).all()
         counts = dict(s.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all())
-        return jsonify({"items": [_outbox_json(m) for m in rows], "counts": counts})
+        return jsonify({"items": [outbox.message_json(m) for m in rows], "counts": counts})
+
+
+@api.get("/outbox/undelivered")
+@api_auth
+def list_undelivered():
+    """Every message that failed and is not delivered yet (retrying or
+    dead), with its age since the first failure: the coordinators' live
+    view of undelivered emergencies (``outbox.changed`` events update it)."""
+    actor = _coordinator()
+    visible = select(Ticket.id).where(visible_clause(actor))
+    q = outbox.undelivered_query().where((OutboxMessage.ticket_id.in_(visible)) | OutboxMessage.ticket_id.is_(None)
+                                         if actor.is_province else OutboxMessage.ticket_id.in_(visible))
+    now = utcnow()
+    with db().session() as s:
+        items = [outbox.message_json(m, t, now) for m, t in s.execute(q.limit(500)).all()]
+    items.sort(key=lambda m: (not m["critical"], m["first_failed_at"] or ""))
+    return jsonify({"items": items, "now": now.isoformat(),
+                    "critical": sum(1 for m in items if m["critical"])})
 
 
 @api.post("/outbox/<int:message_id>/retry")
@@ -172,7 +182,7 @@ def retry_outbox(message_id: int):
         return error_response(409, "not_dead", "只有投递失败（死信）的消息可以重试")
     log.info("outbox %s retried by %s", message_id, actor.username)
     with db().session() as s:
-        return jsonify(_outbox_json(s.get(OutboxMessage, message_id)))
+        return jsonify(outbox.message_json(s.get(OutboxMessage, message_id)))
 
 
 @api.post("/police110/detect")

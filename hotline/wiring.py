@@ -51,19 +51,22 @@ class Peer:
     actions: Mapping[str, Callable] = field(default_factory=dict)
     delivered: Mapping[str, Callable] = field(default_factory=dict)
     dead: Mapping[str, Callable] = field(default_factory=dict)
+    # A dead message re-driven because the peer answers again.
+    redriven: Mapping[str, Callable] = field(default_factory=dict)
 
     def describe(self) -> dict:
         return {"webhook": _name(self.handle_webhook), "actions": sorted(self.actions),
-                "delivered": sorted(self.delivered), "dead": sorted(self.dead)}
+                "delivered": sorted(self.delivered), "dead": sorted(self.dead),
+                "redriven": sorted(self.redriven)}
 
 
 def peers() -> tuple[Peer, ...]:
     return (
         Peer("police110", police110.handle_webhook, actions={"transfer_to_110": police110.transfer_to_110},
-             delivered=police110.DELIVERED, dead=police110.DEAD),
+             delivered=police110.DELIVERED, dead=police110.DEAD, redriven=police110.REDRIVEN),
         Peer("governance", governance.handle_webhook,
              actions={"push_to_governance": governance.push_to_governance},
-             delivered=governance.DELIVERED, dead=governance.DEAD),
+             delivered=governance.DELIVERED, dead=governance.DEAD, redriven=governance.REDRIVEN),
         Peer("telephony", telephony.handle_webhook),
     )
 
@@ -74,6 +77,10 @@ def periodic_jobs() -> tuple[PeriodicJob, ...]:
     return (
         PeriodicJob("sla_sweep", sweeps.sweep, every=sweeps.SWEEP_EVERY_S, timeout=300, queue=jobs.QUEUE_SLA),
         PeriodicJob("outbox-sweep", outbox.sweep, every=outbox.policy().sweep_every, timeout=120,
+                    queue=jobs.QUEUE_OUTBOX),
+        # Does a peer with messages waiting for it answer again?  Then they
+        # are re-driven at once, oldest first.
+        PeriodicJob("outbox-probe", outbox.probe, every=outbox.policy().probe_every, timeout=120,
                     queue=jobs.QUEUE_OUTBOX),
         PeriodicJob("figures-ledger", figures.refresh_ledger_job, every=300, timeout=600),
         # Nightly retraining from people's corrections, at 03:00 Beijing time
@@ -121,10 +128,12 @@ def install(rt: Runtime) -> Runtime:
     jobs.configure(rt.settings.redis_url, rt.db, rt.tickets)
     delivered: dict[str, Callable] = {}
     dead: dict[str, Callable] = {}
+    redriven: dict[str, Callable] = {}
     for p in rt.peers.values():
         delivered.update(p.delivered)
         dead.update(p.dead)
-    outbox.set_follow_ups(delivered, dead)
+        redriven.update(p.redriven)
+    outbox.set_follow_ups(delivered, dead, redriven)
     return rt
 
 

@@ -5,11 +5,9 @@ instance with threads (Flask-SocketIO's threading mode with simple-websocket):
 
 Run several such processes behind a sticky load balancer with REDIS_URL set.
 """
-from dispatch import periodic
 from hotline.app import create_app
-from hotline.cli import warm_classifier
+from hotline.cli import start_periodic, warm_classifier
 
 app = create_app()
 warm_classifier()
-if app.config["HOTLINE"].inline_jobs:
-    periodic.start_in_process(app.extensions["hotline.runtime"].periodic)
+start_periodic(app)

@@ -88,30 +88,35 @@ def _delivered(msg: dict, resp: dict) -> None:
     db = jobs.database()
     event_id = str(resp.get("event_id") or "").strip()[:64]
     if not event_id:
-        linkage.touch_by_id(db, msg["ticket_id"], PEER, "outbound", state="sent", last_note="已送达综治平台")
+        linkage.touch_by_id(db, msg["ticket_id"], PEER, "outbound", only_in=("pending", "failed"), state="sent",
+                            last_note="已送达综治平台")
         return
     with db.session() as s:
         row = linkage.find(s, msg["ticket_id"], PEER, "outbound")
-        if row is not None and row.external_id == event_id:
+        if row is not None and (row.detail or {}).get("acknowledged_at"):
             return
 
     def apply(s, t, ev, after):
-        linkage.touch(s, t, PEER, "outbound", after, state="acknowledged", external_id=event_id,
-                      last_note=f"综治平台已受理，事件编号 {event_id}")
+        # A status webhook may have overtaken the answer: keep its state.
+        row = linkage.find(s, t.id, PEER, "outbound")
+        later = row is not None and row.state in ("feedback", "closed")
+        linkage.touch(s, t, PEER, "outbound", after, external_id=event_id,
+                      detail={"acknowledged_at": utcnow().isoformat()},
+                      **({} if later else {"state": "acknowledged",
+                                           "last_note": f"综治平台已受理，事件编号 {event_id}"}))
 
     with linkage.in_change(PEER, None, payload={"peer": PEER, "event_id": event_id, "kind": "ack"}, apply=apply):
         jobs.tickets().act(linkage.system_actor(PEER), msg["ticket_id"], "linkage_update",
                                 {"reason": f"综治平台已受理，事件编号 {event_id}"})
 
 
-def _dead(msg: dict, info: dict) -> None:
-    linkage.touch_by_id(jobs.database(), msg["ticket_id"], PEER, "outbound", state="failed",
-                        last_note=f"推送综治平台失败：{info.get('error', '')[:200]}")
+_dead, _redriven = linkage.delivery_tracking(PEER, "outbound", "推送综治平台失败", "综治平台恢复应答，自动重新推送")
 
 
 # Outbox follow-ups by message kind (installed by hotline/wiring.py).
 DELIVERED = {"event.create": _delivered}
 DEAD = {"event.create": _dead}
+REDRIVEN = {"event.create": _redriven}
 
 
 # ------------------------------------------------------------------ status webhooks
@@ -149,6 +154,9 @@ def handle_webhook(db: Database, data: dict, message_id: str, service=None) -> t
                      "result": msg.result}
 
     def apply(s, t, ev, after):
+        # The platform reports on the event: it has our push, whatever the
+        # last delivery attempt saw.
+        outbox.acknowledged(s, PEER, t.id, ("event.create",), after)
         linkage.touch(s, t, PEER, "outbound", after, state=state, external_id=msg.event_id, last_note=note,
                       detail={"status": msg.status, "status_at": utcnow().isoformat()})
 

@@ -150,16 +150,43 @@ def touch(s: Session, t: Ticket, peer: str, direction: str, after_commit: list |
     return row
 
 
-def touch_by_id(db: Database, ticket_id: int, peer: str, direction: str, **fields) -> None:
-    """Update a linkage outside a ticket change (delivery results)."""
+def touch_by_id(db: Database, ticket_id: int, peer: str, direction: str,
+                only_in: tuple[str, ...] | None = None, **fields) -> None:
+    """Update a linkage outside a ticket change (delivery results); with
+    ``only_in``, only a linkage in one of those states (read under a row
+    lock, so a peer's news committed meanwhile is not overwritten)."""
     after: list = []
     with db.session() as s:
         t = s.get(Ticket, ticket_id)
         if t is None:
             return
+        if only_in is not None:
+            row = s.scalar(select(Linkage).where(Linkage.ticket_id == ticket_id, Linkage.peer == peer,
+                                                 Linkage.direction == direction).with_for_update())
+            if row is None or row.state not in only_in:
+                return
         touch(s, t, peer, direction, after, **fields)
     for fn in after:
         fn()
+
+
+def delivery_tracking(peer: str, direction: str, failed_note: str, redriven_note: str,
+                      redriven_state: str = "pending", fail_only_in: tuple[str, ...] | None = ("pending", "sent")):
+    """The outbox follow-ups (dead, re-driven) that keep a linkage in step
+    with the delivery of its messages: ``failed`` when one is dead-lettered
+    (unless the peer's news arrived meanwhile: ``fail_only_in``), back to
+    ``redriven_state`` when the peer answers again and it is re-driven."""
+    from dispatch import jobs
+
+    def dead(msg: dict, info: dict) -> None:
+        touch_by_id(jobs.database(), msg["ticket_id"], peer, direction, only_in=fail_only_in, state="failed",
+                    last_note=f"{failed_note}：{info.get('error', '')[:200]}")
+
+    def redriven(msg: dict, info: dict) -> None:
+        touch_by_id(jobs.database(), msg["ticket_id"], peer, direction, only_in=("failed",),
+                    state=redriven_state, last_note=redriven_note)
+
+    return dead, redriven
 
 
 def linkage_json(row: Linkage, t: Ticket | None = None) -> dict:

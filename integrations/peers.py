@@ -4,7 +4,8 @@ Each peer's base URL comes from ``HOTLINE_PEER_URL_<PEER>`` (read when a
 message is sent, so a worker picks up its own environment); outside
 production an unset peer points at its simulator on loopback
 (``python -m integrations.simulate <peer>``).  Outbound messages are POSTed
-to ``<base>/messages`` as JSON: ``{"message_id", "kind", "payload"}``.
+to ``<base>/messages`` as JSON: ``{"message_id", "kind", "payload"}``; the
+outbox's health probe GETs ``<base>/health`` (``HOTLINE_PEER_HEALTH_PATH_<PEER>``).
 """
 from __future__ import annotations
 
@@ -37,6 +38,13 @@ def base_url(peer: str) -> str:
 
 def messages_url(peer: str) -> str:
     return base_url(peer) + "/messages"
+
+
+def health_url(peer: str) -> str:
+    """What the outbox's health probe GETs to learn that a peer answers
+    again: ``HOTLINE_PEER_HEALTH_PATH_<PEER>`` (default ``/health``)."""
+    path = os.environ.get(f"HOTLINE_PEER_HEALTH_PATH_{peer.upper()}", "").strip() or "/health"
+    return base_url(peer) + ("" if path.startswith("/") else "/") + path
 
 
 def override(peer: str, url: str | None) -> None:

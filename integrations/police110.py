@@ -214,11 +214,14 @@ def on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) 
 
 
 def _record_ack(db: Database, ticket_id: int, incident_number: str, message_id: str | None = None) -> bool:
-    """110 acknowledged the push: its incident number goes on the ticket
-    once (a repeated ack is remembered but changes nothing)."""
+    """110 acknowledged the push: its incident number and a "110已接警"
+    event go on the ticket once, whichever arrives first (the delivery's
+    answer, an ack webhook, or feedback that overtook a slow answer).  A
+    repeated ack is remembered but changes nothing, and never moves the
+    linkage back from feedback."""
     with db.session() as s:
         row = linkage.find(s, ticket_id, PEER, "outbound")
-        already = row is not None and row.external_id == incident_number and row.state != "pending"
+        already = row is not None and bool((row.detail or {}).get("acknowledged_at"))
     if already:
         if message_id:
             linkage.record_inbound(db, PEER, message_id, ticket_id, {"duplicate_ack": True})
@@ -226,13 +229,13 @@ def _record_ack(db: Database, ticket_id: int, incident_number: str, message_id: 
 
     def apply(s, t, ev, after):
         row = linkage.find(s, t.id, PEER, "outbound")
-        # 110's feedback can overtake its acknowledgement (the ack is recorded
-        # after the delivery returns, the feedback comes by webhook): the
-        # linkage's state never goes back from feedback to acknowledged.
-        later = row is not None and row.state == "feedback"
+        # 110's feedback can overtake its acknowledgement (a slow answer, or
+        # one that never came): the linkage never goes back from feedback.
+        later = row is not None and row.state in ("feedback", "closed")
         news = {} if later else {"state": "acknowledged", "last_note": f"110已接警，警情编号 {incident_number}"}
         linkage.touch(s, t, PEER, "outbound", after, external_id=incident_number,
                       detail={"acknowledged_at": utcnow().isoformat()}, **news)
+        outbox.acknowledged(s, PEER, t.id, ("incident.create",), after)
 
     with linkage.in_change(PEER, message_id, payload={"peer": PEER, "incident_number": incident_number,
                                                       "kind": "ack"}, apply=apply):
@@ -241,18 +244,23 @@ def _record_ack(db: Database, ticket_id: int, incident_number: str, message_id: 
     return True
 
 
+def _acknowledged(db: Database, ticket_id: int) -> bool:
+    with db.session() as s:
+        row = linkage.find(s, ticket_id, PEER, "outbound")
+        return row is not None and bool((row.detail or {}).get("acknowledged_at"))
+
+
 def _delivered(msg: dict, resp: dict) -> None:
     db = jobs.database()
     number = str(resp.get("incident_number") or "").strip()[:64]
     if number:
         _record_ack(db, msg["ticket_id"], number)
     else:
-        linkage.touch_by_id(db, msg["ticket_id"], PEER, "outbound", state="sent", last_note="已送达110，待回执")
+        linkage.touch_by_id(db, msg["ticket_id"], PEER, "outbound", only_in=("pending", "failed"), state="sent",
+                            last_note="已送达110，待回执")
 
 
-def _dead(msg: dict, info: dict) -> None:
-    linkage.touch_by_id(jobs.database(), msg["ticket_id"], PEER, "outbound", state="failed",
-                        last_note=f"推送110失败：{info.get('error', '')[:200]}")
+_dead, _redriven = linkage.delivery_tracking(PEER, "outbound", "推送110失败", "110恢复应答，自动重新推送")
 
 
 def _feedback_delivered(msg: dict, resp: dict) -> None:
@@ -260,14 +268,15 @@ def _feedback_delivered(msg: dict, resp: dict) -> None:
                         last_note="办结反馈已送达110")
 
 
-def _feedback_dead(msg: dict, info: dict) -> None:
-    linkage.touch_by_id(jobs.database(), msg["ticket_id"], PEER, "inbound", state="failed",
-                        last_note=f"办结反馈送达110失败：{info.get('error', '')[:200]}")
+_feedback_dead, _feedback_redriven = linkage.delivery_tracking(
+    PEER, "inbound", "办结反馈送达110失败", "110恢复应答，办结反馈自动重新送达", redriven_state="closed",
+    fail_only_in=None)
 
 
 # Outbox follow-ups by message kind (installed by hotline/wiring.py).
 DELIVERED = {"incident.create": _delivered, "feedback": _feedback_delivered}
 DEAD = {"incident.create": _dead, "feedback": _feedback_dead}
+REDRIVEN = {"incident.create": _redriven, "feedback": _feedback_redriven}
 
 
 # ------------------------------------------------------------------ webhooks from 110
@@ -332,8 +341,13 @@ def handle_webhook(db: Database, data: dict, message_id: str, service=None) -> t
         return 200, {"ok": True, "ticket_number": msg.ticket_number}
     if isinstance(msg, Feedback):
         tid = _ticket_id(db, msg.ticket_number)
+        if msg.incident_number and not _acknowledged(db, tid):
+            # The feedback overtook the answer to our push (a slow 110, or a
+            # timed-out attempt): 110 has the incident; say so first.
+            _record_ack(db, tid, msg.incident_number)
 
         def apply(s, t, ev, after):
+            outbox.acknowledged(s, PEER, t.id, ("incident.create",), after)
             linkage.touch(s, t, PEER, "outbound", after, state="feedback", last_note=f"110反馈：{msg.result[:200]}",
                           detail={"feedback_at": utcnow().isoformat(), "feedback_status": msg.status},
                           **({"external_id": msg.incident_number} if msg.incident_number else {}))

@@ -3,6 +3,10 @@
     python -m integrations.simulate police110  [--port 8110] [--hotline URL] [--fail N] [--slow S] …
     python -m integrations.simulate governance [--port 8120] …
     python -m integrations.simulate telephony  --agent agent [--row N]
+    python -m integrations.simulate redis-freeze --pid PID --seconds S
+    python -m integrations.simulate db-drop --database-url URL --rounds N --every S
+
+(``--help`` lists every fault it can play.)
 
 ``police110`` and ``governance`` are real HTTP servers (``POST /messages``)
 that check our signature, acknowledge (an incident number / event id), drop
@@ -46,9 +50,15 @@ class Mode:
     plain attribute writes)."""
 
     def __init__(self, fail: int = 0, down: bool = False, slow: float = 0.0, drop: int = 0,
-                 bad_signature: bool = False, auto_reply: bool = True, reply_delay: float = 0.2):
+                 bad_signature: bool = False, auto_reply: bool = True, reply_delay: float = 0.2,
+                 webhook_retry_for: float = 600.0, slow_count: int = -1):
         self.fail, self.down, self.slow, self.drop = fail, down, slow, drop
         self.bad_signature, self.auto_reply, self.reply_delay = bad_signature, auto_reply, reply_delay
+        # Real peers (110, 综治 platforms) keep retrying a webhook for
+        # minutes while the hotline restarts; so does the simulator.
+        self.webhook_retry_for = webhook_retry_for
+        # How many requests ``slow`` applies to (-1: all of them).
+        self.slow_count = slow_count
 
     def as_dict(self) -> dict:
         return dict(vars(self))
@@ -71,6 +81,7 @@ class PeerSimulator:
         self.refused: list[str] = []              # why requests were refused
         self.webhooks_sent: list[dict] = []
         self.arrivals = 0                         # requests that reached /messages, answered or not
+        self.webhook_tries = 0                    # POSTs of webhooks to the hotline, retries included
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread: threading.Thread | None = None
@@ -89,6 +100,34 @@ class PeerSimulator:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def go_away(self) -> None:
+        """Stop listening: the hotline's connections are refused (a peer
+        whose machine is down, not one answering 503)."""
+        self._port = self.server.server_address[1]
+        self.stop()
+
+    def come_back(self) -> None:
+        """Listen again on the same port."""
+        self.server = ThreadingHTTPServer(("127.0.0.1", self._port), self._handler())
+        self.server.daemon_threads = True
+        self.start()
+
+    def play(self, down_for: float = 0.0, unreachable_for: float = 0.0) -> None:
+        """Timed faults for the command line: 503 for ``down_for`` seconds,
+        then refuse connections for ``unreachable_for`` seconds; then answer."""
+        if down_for:
+            self.mode.down = True
+            log.info("%s: answering 503 for %.0f s", self.peer, down_for)
+            time.sleep(down_for)
+            self.mode.down = False
+            log.info("%s: answering again", self.peer)
+        if unreachable_for:
+            log.info("%s: not listening for %.0f s", self.peer, unreachable_for)
+            self.go_away()
+            time.sleep(unreachable_for)
+            self.come_back()
+            log.info("%s: listening again on %s", self.peer, self.url)
 
     # -------------------------------------------------------------- figures
     def state(self) -> dict:
@@ -118,12 +157,22 @@ class PeerSimulator:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The sender stopped waiting (its read timeout): the
+                    # message was processed all the same, as at a real peer.
+                    self.close_connection = True
 
             def do_GET(self):
                 if self.path == "/_sim/state":
                     return self._send(200, sim.state())
+                if self.path == "/health":
+                    # What the hotline's health probe asks.
+                    if sim.mode.down:
+                        return self._send(503, {"status": "down (simulated)"})
+                    return self._send(200, {"status": "ok"})
                 return self._send(404, {"error": "not found"})
 
             def do_POST(self):
@@ -151,7 +200,9 @@ class PeerSimulator:
                     except OSError:
                         pass
                     return None
-                if m.slow:
+                if m.slow and m.slow_count != 0:
+                    if m.slow_count > 0:
+                        m.slow_count -= 1
                     time.sleep(m.slow)
                 if m.down or m.fail > 0:
                     if m.fail > 0:
@@ -195,16 +246,22 @@ class PeerSimulator:
 
     # -------------------------------------------------------------- sending
     def send_webhook(self, data: dict, message_id: str | None = None, bad_signature: bool | None = None,
-                     age: float = 0.0, retries: int = 3) -> tuple[int, dict]:
-        """POST a signed message to the hotline; retried on 5xx/connection
-        errors with the same message id (a 409 then means "already had it")."""
+                     age: float = 0.0, retry_for: float | None = None) -> tuple[int, dict]:
+        """POST a signed message to the hotline; retried on 5xx and
+        connection errors with the same message id (a 409 then means
+        "already had it") for ``retry_for`` seconds (default the mode's
+        ``webhook_retry_for``), backing off from 0.2 s to 5 s."""
         body = json.dumps(data, ensure_ascii=False).encode()
         mid = message_id or f"{self.peer}-{uuid.uuid4().hex}"
         secret = self.secret
         if self.mode.bad_signature if bad_signature is None else bad_signature:
             secret = "not-the-shared-secret"
-        status, out = 0, {}
-        for attempt in range(retries + 1):
+        deadline = time.monotonic() + (self.mode.webhook_retry_for if retry_for is None else retry_for)
+        status, out, delay, tries = 0, {}, 0.2, 0
+        while True:
+            tries += 1
+            with self.lock:
+                self.webhook_tries += 1
             headers = {"Content-Type": "application/json",
                        **signing.signed_headers(secret, body, mid, now=time.time() - age)}
             try:
@@ -219,9 +276,13 @@ class PeerSimulator:
                     break
             except requests.RequestException as e:
                 status, out = 0, {"error": str(e)}
-            time.sleep(0.2 * (2 ** attempt))
+            if time.monotonic() + delay > deadline:
+                break
+            time.sleep(delay)
+            delay = min(5.0, delay * 2)
         with self.lock:
-            self.webhooks_sent.append({"message_id": mid, "type": data.get("type"), "status": status})
+            self.webhooks_sent.append({"message_id": mid, "type": data.get("type"), "status": status,
+                                       "tries": tries})
         return status, out
 
     def _follow_up(self, msg: dict, resp: dict) -> None:
@@ -290,6 +351,7 @@ class TelephonySimulator:
         self.sender.peer, self.sender.hotline_url = "telephony", hotline_url.rstrip("/")
         self.sender.secret = secret or signing.secret_for("telephony") or ""
         self.sender.mode, self.sender.lock, self.sender.webhooks_sent = Mode(), threading.Lock(), []
+        self.sender.webhook_tries = 0
 
     def send(self, data: dict, **kw) -> tuple[int, dict]:
         return PeerSimulator.send_webhook(self.sender, data, **kw)
@@ -311,36 +373,114 @@ class TelephonySimulator:
         return call_id
 
 
+def freeze_redis(pid: int, seconds: float) -> None:
+    """SIGSTOP a redis-server for ``seconds``: it accepts connections and
+    answers nothing, like a stuck or swapping Redis; then SIGCONT."""
+    import os
+    import signal
+
+    os.kill(pid, signal.SIGSTOP)
+    print(f"redis-server {pid} frozen for {seconds:g} s", flush=True)
+    try:
+        time.sleep(seconds)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        print(f"redis-server {pid} running again", flush=True)
+
+
+def drop_db_connections(database_url: str, rounds: int, every: float) -> int:
+    """pg_terminate_backend on every client connection to the database of
+    ``database_url`` (but our own), ``rounds`` times, ``every`` seconds
+    apart: what a fail-over or a proxy restart does to the service."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    total = 0
+    try:
+        for i in range(rounds):
+            if i:
+                time.sleep(every)
+            with engine.connect() as c:
+                n = c.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                                   "datname = current_database() AND pid <> pg_backend_pid() "
+                                   "AND backend_type = 'client backend'")).scalar()
+            total += n
+            print(f"round {i + 1}: terminated {n} connection(s)", flush=True)
+    finally:
+        engine.dispose()
+    return total
+
+
+FAULTS = """faults this command can play:
+  peer answers 503 until told otherwise   police110 --down   (live: POST /_sim/mode {"down": false})
+  peer down for a while, then back        police110 --down-for 120
+  peer not listening, then back           police110 --unreachable-for 60
+  peer slower than the read timeout       police110 --slow 15   (--slow-count N: only the next N)
+  peer hangs up without answering         police110 --drop 5
+  peer answers 503 N times                police110 --fail 3
+  peer signs its webhooks wrongly         police110 --bad-signature
+  hotline away while the peer reports     police110 --webhook-retry-for 600 (the default: 10 minutes)
+  Redis frozen                            redis-freeze --pid $(pidof redis-server) --seconds 20
+  database connections dropped            db-drop --database-url postgresql://… --rounds 6 --every 5
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    p = argparse.ArgumentParser(prog="python -m integrations.simulate", description="联动对接方模拟器")
-    p.add_argument("peer", choices=("police110", "governance", "telephony"))
+    p = argparse.ArgumentParser(prog="python -m integrations.simulate", description="联动对接方模拟器与故障演练",
+                                epilog=FAULTS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("peer", choices=("police110", "governance", "telephony", "redis-freeze", "db-drop"))
     p.add_argument("--hotline", default="http://127.0.0.1:5000", help="the hotline's base URL")
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--fail", type=int, default=0, help="answer the next N messages with 503")
     p.add_argument("--down", action="store_true", help="answer every message with 503 until told otherwise")
+    p.add_argument("--down-for", type=float, default=0.0, help="answer 503 for S seconds, then recover")
+    p.add_argument("--unreachable-for", type=float, default=0.0,
+                   help="stop listening for S seconds (connections refused), then listen again")
     p.add_argument("--slow", type=float, default=0.0, help="seconds to wait before answering")
+    p.add_argument("--slow-count", type=int, default=-1, help="only the next N requests are slow (-1: all)")
     p.add_argument("--drop", type=int, default=0, help="hang up on the next N messages")
     p.add_argument("--bad-signature", action="store_true", help="sign webhooks with a wrong secret")
+    p.add_argument("--webhook-retry-for", type=float, default=600.0,
+                   help="keep retrying a webhook the hotline does not take for S seconds")
     p.add_argument("--agent", default="agent", help="telephony: the agent who takes the call")
     p.add_argument("--caller", default="13812345678", help="telephony: the caller's number")
     p.add_argument("--row", type=int, default=0, help="telephony: which message of unlabelled.csv to replay")
     p.add_argument("--delay", type=float, default=0.8, help="telephony: seconds between segments")
+    p.add_argument("--pid", type=int, default=0, help="redis-freeze: the redis-server's process id")
+    p.add_argument("--seconds", type=float, default=20.0, help="redis-freeze: how long")
+    p.add_argument("--database-url", default="", help="db-drop: the service's PostgreSQL database")
+    p.add_argument("--rounds", type=int, default=6, help="db-drop: how many times")
+    p.add_argument("--every", type=float, default=5.0, help="db-drop: seconds between rounds")
     a = p.parse_args(argv)
     if a.peer == "telephony":
         subject, body = sample_message(a.row)
         call_id = TelephonySimulator(a.hotline).replay(a.agent, a.caller, body, delay=a.delay)
         print(f"replayed call {call_id}: {subject}")
         return 0
+    if a.peer == "redis-freeze":
+        if not a.pid:
+            p.error("redis-freeze needs --pid")
+        freeze_redis(a.pid, a.seconds)
+        return 0
+    if a.peer == "db-drop":
+        if not a.database_url:
+            p.error("db-drop needs --database-url")
+        drop_db_connections(a.database_url, a.rounds, a.every)
+        return 0
     from integrations.peers import DEMO_URLS
 
     port = a.port if a.port is not None else int(DEMO_URLS[a.peer].rsplit(":", 1)[1])
-    sim = PeerSimulator(a.peer, a.hotline, port, mode=Mode(fail=a.fail, down=a.down, slow=a.slow, drop=a.drop,
-                                                           bad_signature=a.bad_signature, reply_delay=1.0))
+    sim = PeerSimulator(a.peer, a.hotline, port, mode=Mode(
+        fail=a.fail, down=a.down, slow=a.slow, drop=a.drop, bad_signature=a.bad_signature, reply_delay=1.0,
+        webhook_retry_for=a.webhook_retry_for, slow_count=a.slow_count))
     print(f"{a.peer} simulator on {sim.url} (messages at {sim.url}/messages, state at {sim.url}/_sim/state)",
           flush=True)
     try:
-        sim.server.serve_forever()
+        sim.start()
+        sim.play(a.down_for, a.unreachable_for)
+        while True:
+            time.sleep(3600)
     except KeyboardInterrupt:
         pass
     return 0

@@ -10,7 +10,7 @@ from models.tickets import Ticket, TicketEvent, STATUSES, CHANNELS, URGENCIES, R
 from models.outbox import OutboxMessage, InboundMessage
 from models.learning import ModelVersion, LabelCorrection
 from models.dispatching import (SlaClock, Assignment, ExtensionRequest, SupervisionItem, CallbackTask,
-                                SUPERVISION_KINDS)
+                                CalendarYear, SUPERVISION_KINDS)
 from models.integrations import Linkage, Call, LINKAGE_STATES
 from models.audit import AuditEvent
 from models.lexicon import LexiconEntry
@@ -22,7 +22,8 @@ __all__ = [
     "Ticket", "TicketEvent", "STATUSES", "CHANNELS", "URGENCIES", "REQUEST_TYPES",
     "OutboxMessage", "InboundMessage",
     "ModelVersion", "LabelCorrection",
-    "SlaClock", "Assignment", "ExtensionRequest", "SupervisionItem", "CallbackTask", "SUPERVISION_KINDS",
+    "SlaClock", "Assignment", "ExtensionRequest", "SupervisionItem", "CallbackTask", "CalendarYear",
+    "SUPERVISION_KINDS",
     "Linkage", "Call", "LINKAGE_STATES",
     "AuditEvent",
     "LexiconEntry",

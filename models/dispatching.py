@@ -20,7 +20,7 @@ ASSIGNMENT_ROLES = ("lead", "assist")
 ASSIGNMENT_STATES = ("pending", "given", "timed_out", "withdrawn")
 EXTENSION_STATES = ("pending", "approved", "refused")
 SUPERVISION_KINDS = {"overdue": "超时督办", "sign_overdue": "签收超时", "manual": "人工督办",
-                     "third_return": "多次退单", "hot_event": "热点事件"}
+                     "third_return": "多次退单", "hot_event": "热点事件", "calendar_pending": "时限待定"}
 CALLBACK_STATES = ("open", "done")
 
 
@@ -28,9 +28,12 @@ class SlaClock(Base):
     """One running of one limit (sign for / close) for one unit.
 
     A new pair starts at every dispatch, re-dispatch and redo; the old pair
-    is stopped (``outcome`` says why).  ``pauses`` are ``[from, to|null]``
-    ISO pairs (approved extensions, awaiting the citizen); ``due_at`` is the
-    due with the pauses applied and is null while a pause is open."""
+    is stopped (``outcome`` says why).  ``pauses`` is an interval set (see
+    dispatch.clocks): ``{"kind": "citizen", "from", "to"|null}`` while the
+    unit awaits the citizen, ``{"kind": "extension", "from", "days",
+    "extension_id"}`` for an approved extension; ``due_at`` is the due with
+    the union of the pauses applied, null while an open pause holds time
+    that was left (or while ``due_state`` is ``pending``)."""
 
     __tablename__ = "sla_clocks"
     __table_args__ = (
@@ -51,6 +54,9 @@ class SlaClock(Base):
     stopped_at: Mapped[Optional[dt.datetime]]
     # met | late (stopped by doing the work), or superseded | cancelled | merged.
     outcome: Mapped[str] = mapped_column(String(16), default="")
+    # "" | provisional | pending (see Ticket.due_state); the year missing.
+    due_state: Mapped[str] = mapped_column(String(12), default="", server_default="")
+    missing_year: Mapped[Optional[int]]
     warned_at: Mapped[Optional[dt.datetime]]
     overdue_at: Mapped[Optional[dt.datetime]]
 
@@ -126,3 +132,18 @@ class CallbackTask(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[Optional[dt.datetime]]
     completed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+
+
+class CalendarYear(Base):
+    """A working-day calendar year loaded by ``python -m hotline calendar
+    import FILE`` (the State Council notice): it overrides the shipped file
+    of that year in every process (dispatch.clocks reads this table)."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    document: Mapped[dict] = mapped_column(default=dict)
+    provisional: Mapped[bool] = mapped_column(default=False)
+    source: Mapped[str] = mapped_column(Text, default="")
+    imported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    imported_by: Mapped[str] = mapped_column(String(100), default="")

@@ -32,6 +32,19 @@ class OutboxMessage(Base):
     response: Mapped[dict] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[Optional[dt.datetime]]
+    # Attempts the peer did not answer in time (the request may have reached
+    # it): each retry waits longer for the answer.
+    timeouts: Mapped[int] = mapped_column(default=0)
+    # When delivery first failed (cleared once delivered): the age the
+    # coordinators see for an undelivered emergency.
+    first_failed_at: Mapped[Optional[dt.datetime]]
+    # Why a message is dead: "refused" (the peer said no; a person must look)
+    # or "exhausted" (no answer within max_attempts; re-driven automatically
+    # when the peer answers again).
+    dead_reason: Mapped[str] = mapped_column(String(16), default="")
+    # Set while a worker holds the claim (cleared with the outcome): a row in
+    # flight is never re-driven early, only re-claimed when its lease ends.
+    claimed_at: Mapped[Optional[dt.datetime]]
 
 
 class InboundMessage(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, event, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
@@ -72,6 +72,10 @@ class Ticket(Base):
 
     sign_due_at: Mapped[Optional[dt.datetime]]
     due_at: Mapped[Optional[dt.datetime]]
+    # How far the dues can be trusted: "" (official calendar), "provisional"
+    # (computed on a provisional calendar year), "pending" (a year the
+    # calendar does not have: no due until `calendar import` loads it).
+    due_state: Mapped[str] = mapped_column(String(12), default="", server_default="")
     dispatched_at: Mapped[Optional[dt.datetime]]
     signed_at: Mapped[Optional[dt.datetime]]
     replied_at: Mapped[Optional[dt.datetime]]
@@ -118,5 +122,26 @@ class TicketEvent(Base):
     to_status: Mapped[Optional[str]] = mapped_column(String(24))
     reason: Mapped[str] = mapped_column(Text, default="")
     payload: Mapped[dict] = mapped_column(default=dict)
+    # The unit holding the ticket once the event happened (its responsible
+    # unit, or its platform while it has none), and the unit the event is
+    # charged to in the figures: the holder just before it (whose work it
+    # judges: the returning unit, the unit whose reply a callback rates, the
+    # unit a return was taken from).  Written by the service, never derived
+    # later, so the figures do not depend on when they are read.
+    unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("units.id"))
+    charged_unit_id: Mapped[Optional[int]] = mapped_column(ForeignKey("units.id"))
 
     actor: Mapped[Optional[User]] = relationship(lazy="joined")
+
+
+@event.listens_for(TicketEvent, "before_insert")
+def _holder_on_event(mapper, connection, target: TicketEvent) -> None:
+    """An event written outside dispatch.services (an adapter's own record)
+    still says which unit held the ticket: the service sets both units; this
+    fills what it left out, reading the ticket as this flush leaves it."""
+    if target.unit_id is None:
+        t = Ticket.__table__
+        target.unit_id = connection.scalar(
+            select(func.coalesce(t.c.responsible_unit_id, t.c.platform_id)).where(t.c.id == target.ticket_id))
+    if target.charged_unit_id is None:
+        target.charged_unit_id = target.unit_id

@@ -59,6 +59,15 @@
     const cats = (await api("GET", "/categories")).items;
     $("#category-list").innerHTML = cats.map((c) => `<option value="${esc(c.full_name)}">`).join("");
   })();
-  function refresh() { loadModels(); loadRules(); }
+  // Missing calendar years hold dues pending; provisional ones may move (docs/sla.md).
+  async function loadCalendar() {
+    const d = await api("GET", "/admin/calendar");
+    const alerts = d.missing.map((m) => `缺少${m.year}年工作日历：${m.open_tickets} 件在办工单时限待定。`);
+    if (d.provisional_years.length) alerts.push(`${d.provisional_years.join("、")}年为暂定日历（${d.provisional_open_tickets} 件在办工单按暂定日历计算时限）。`);
+    if (alerts.length) alerts.push(`国务院放假通知公布后，运行 ${d.command} 导入并重算。`);
+    const box = $("#calendar-alert"); box.textContent = alerts.join(" "); box.hidden = !d.missing.length && !d.provisional_years.length;
+    $("#calendar-years").textContent = `已有日历：${d.years.join("、")}年` + (Object.keys(d.imported).length ? `；导入：${Object.keys(d.imported).join("、")}年` : "");
+  }
+  function refresh() { loadCalendar(); loadModels(); loadRules(); }
   refresh();
 })();

@@ -25,6 +25,16 @@
     clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
   }
   function statusBadge(t) { return `<span class="status s-${esc(t.status)}">${esc(H.statuses[t.status] || t.status)}</span>`; }
+  // A due the calendar cannot give yet (a year not loaded), or one computed
+  // on a provisional year (docs/sla.md).
+  function dueText(t, iso) {
+    if (t.due_state === "pending" && !iso) return t.due_state_label || "时限待定（缺少工作日历）";
+    return fmt(iso) + (t.due_state === "provisional" && iso ? "（暂定）" : "");
+  }
+  function dueCell(t, iso, startIso) {
+    if (t.due_state === "pending" && !iso) return `<span class="overdue">${esc(dueText(t, iso))}</span>`;
+    return countdown(iso, startIso) + (t.due_state === "provisional" && iso ? ' <span class="muted">（暂定）</span>' : "");
+  }
   function countdown(iso, startIso) {
     if (!iso) return "—";
     const ms = new Date(iso) - new Date();
@@ -121,7 +131,7 @@
       const cat = t.category && t.category.name !== undefined ? t.category.name : t.category;
       tr.innerHTML = `<td><a href="/tickets/${t.id}">${esc(t.number)}</a></td><td>${esc(t.subject || (t.description || "").slice(0, 30))}</td>
         <td>${esc(cat || "未分类")}</td><td>${esc(unit)}</td><td class="st">${statusBadge(t)}</td>
-        <td>${t.status === "dispatched" ? countdown(t.sign_due_at, t.dispatched_at) : "—"}</td><td>${H.sets.paused.includes(t.status) ? '<span class="muted">已暂停（待群众补充）</span>' : H.sets.running.includes(t.status) ? countdown(t.due_at, t.dispatched_at) : "—"}</td>`;
+        <td>${t.status === "dispatched" ? dueCell(t, t.sign_due_at, t.dispatched_at) : "—"}</td><td>${H.sets.paused.includes(t.status) && !t.due_at ? '<span class="muted">已暂停（待群众补充）</span>' : H.sets.clocked.includes(t.status) ? dueCell(t, t.due_at, t.dispatched_at) : "—"}</td>`;
       tr._t = t;
       return tr;
     }
@@ -167,13 +177,13 @@
       const f = [["渠道", t.channel_label], ["来电人", t.caller.name], ["电话", t.caller.phone], ["标题", t.subject], ["诉求", t.description],
         ["地址", t.address], ["分类", t.category.name ? `${t.category.name}${t.category.confidence != null ? "（" + Math.round(t.category.confidence * 100) + "%）" : ""}` : "未分类"],
         ["承办单位", t.responsible_unit ? t.responsible_unit.name : "待派单"], ["紧急程度", t.urgency_label],
-        ["签收时限", fmt(t.sign_due_at)], ["办结时限", fmt(t.due_at)], ["答复", t.reply_text || "—"], ["退单次数", t.return_count]];
+        ["签收时限", dueText(t, t.sign_due_at)], ["办结时限", dueText(t, t.due_at)], ["答复", t.reply_text || "—"], ["退单次数", t.return_count]];
       $("#t-fields").innerHTML = f.map(([k, v]) => `<dt>${k}</dt><dd>${esc(v)}</dd>`).join("");
       $("#actions").innerHTML = t.allowed_actions.map((a) => `<button type="button" data-action="${a}" id="act-${a}">${esc(H.actionLabels[a] || a)}</button>`).join("") || '<span class="muted">当前无可执行操作</span>';
       const OUT = {met: "按时", late: "超时", superseded: "已改派", cancelled: "已撤销", merged: "已并单", "": "计时中"};
       api("GET", `/tickets/${id}/clocks`).then((d) => {
         $("#clocks tbody").innerHTML = d.items.map((c) => `<tr><td>${c.round}</td><td>${c.stage === "sign" ? "签收" : "办结"}</td><td>${esc(fmt(c.started_at))}</td>
-          <td>${c.paused ? "已暂停" : esc(fmt(c.due_at))}</td><td class="${c.outcome === "late" ? "overdue" : ""}">${esc(OUT[c.outcome] || c.outcome)}${!c.outcome && !c.paused ? " · " + countdown(c.due_at, c.started_at) : ""}</td></tr>`).join("") || '<tr><td colspan="5" class="muted">未派单</td></tr>';
+          <td>${c.paused ? "已暂停" : c.due_state === "pending" ? `时限待定（缺少${c.missing_year}年工作日历）` : esc(fmt(c.due_at)) + (c.due_state === "provisional" ? "（暂定）" : "")}</td><td class="${c.outcome === "late" ? "overdue" : ""}">${esc(OUT[c.outcome] || c.outcome)}${!c.outcome && !c.paused ? " · " + countdown(c.due_at, c.started_at) : ""}</td></tr>`).join("") || '<tr><td colspan="5" class="muted">未派单</td></tr>';
       }).catch(() => {});
       const ev = await api("GET", `/tickets/${id}/events`);
       $("#events").innerHTML = ev.items.map((e) => `<li><time>${esc(fmt(e.at))}</time> <strong>${esc(H.actionLabels[e.action] || (e.action === "accept" ? "受理" : e.action))}</strong>

@@ -53,22 +53,59 @@
       const d = await C.api("GET", "/linkages" + q);
       tbody.innerHTML = ""; d.items.forEach((l) => tbody.appendChild(row(l))); recount();
     }
-    async function loadDead() {
-      const d = await C.api("GET", "/outbox?state=dead");
-      $("#dead-letters tbody").innerHTML = d.items.map((m) => `<tr><td>${m.ticket_id ? `<a href="/tickets/${m.ticket_id}">#${m.id}</a>` : "#" + m.id}</td>
-        <td>${esc(m.peer)}</td><td>${esc(m.kind)}</td><td>${m.attempts}</td><td>${esc(m.last_error)}</td>
-        <td><button type="button" data-retry="${m.id}">重试投递</button></td></tr>`).join("") || '<tr><td colspan="6" class="muted">无</td></tr>';
+    // ---------------------------------------------------------- undelivered messages, live
+    const undelivered = new Map();   // id → message JSON
+    let skew = 0;                    // server clock − browser clock (ms)
+    const PEERS = {police110: "110", governance: "综治平台"};
+    function age(m) {
+      if (!m.first_failed_at) return "—";
+      const s = Math.max(0, Math.round((Date.now() + skew - new Date(m.first_failed_at).getTime()) / 1000));
+      const h = Math.floor(s / 3600), min = Math.floor((s % 3600) / 60), sec = s % 60;
+      return (h ? `${h}小时` : "") + (h || min ? `${min}分` : "") + `${sec}秒`;
     }
+    function stateLabel(m) {
+      if (m.state === "dead") return m.dead_reason === "refused" ? "死信（对方拒收）" : "死信（重试用尽）";
+      return m.timeouts ? `重试中（${m.timeouts} 次未应答）` : "重试中";
+    }
+    function drawUndelivered() {
+      const items = [...undelivered.values()].sort((a, b) => (b.critical - a.critical) ||
+        String(a.first_failed_at).localeCompare(String(b.first_failed_at)));
+      $("#undelivered tbody").innerHTML = items.map((m) => `<tr data-id="${m.id}" class="${m.critical ? "critical escalation" : ""}">
+        <td>#${m.id}</td><td>${m.ticket_id ? `<a href="/tickets/${m.ticket_id}">${esc(m.ticket ? m.ticket.number : m.ticket_id)}</a>` : "—"}</td>
+        <td>${esc(PEERS[m.peer] || m.peer)}</td><td>${esc(m.kind)}</td><td>${esc(stateLabel(m))}</td><td>${m.attempts}</td>
+        <td>${esc(fmt(m.first_failed_at))}</td><td class="age" data-since="${esc(m.first_failed_at || "")}">${esc(age(m))}</td>
+        <td>${esc(m.last_error)}</td>
+        <td>${m.state === "dead" ? `<button type="button" data-retry="${m.id}">重试投递</button>` : ""}</td></tr>`).join("")
+        || '<tr><td colspan="10" class="muted">无</td></tr>';
+      const critical = items.filter((m) => m.critical).length, c = $("#undelivered-count");
+      c.hidden = critical === 0; c.textContent = `${critical} 条紧急消息未送达`;
+    }
+    async function loadUndelivered() {
+      const d = await C.api("GET", "/outbox/undelivered");
+      skew = new Date(d.now).getTime() - Date.now();
+      undelivered.clear(); d.items.forEach((m) => undelivered.set(m.id, m)); drawUndelivered();
+    }
+    setInterval(() => {
+      document.querySelectorAll("#undelivered td.age").forEach((td) => {
+        td.textContent = age({first_failed_at: td.dataset.since || null});
+      });
+    }, 1000);
+    C.socket.on("outbox.changed", (m) => {
+      const isNew = !undelivered.has(m.id);
+      if (m.undelivered) undelivered.set(m.id, m); else undelivered.delete(m.id);
+      if (m.undelivered && m.critical && isNew) beep();
+      drawUndelivered();
+    });
     tbody.addEventListener("click", async (ev) => {
       const id = ev.target.dataset.seen; if (!id) return;
       const l = await C.api("POST", `/linkages/${id}/seen`);
       tbody.querySelector(`tr[data-id="${id}"]`).replaceWith(row(l)); recount();
     });
-    $("#dead-letters").addEventListener("click", async (ev) => {
+    $("#undelivered").addEventListener("click", async (ev) => {
       const id = ev.target.dataset.retry; if (!id) return;
       ev.target.disabled = true;
       try { await C.api("POST", `/outbox/${id}/retry`); } catch (e) { alert(e.message); }
-      loadDead(); load();
+      loadUndelivered(); load();
     });
     filter.addEventListener("change", load);
     C.socket.on("linkage.changed", (l) => {
@@ -77,11 +114,10 @@
       const tr = row(l); tr.classList.add("flash");
       if (old) old.replaceWith(tr); else tbody.prepend(tr);
       if (ALERT.has(l.state) && !l.seen && (!old || old.dataset.state !== l.state)) beep();
-      if (l.state === "failed") loadDead();
       setTimeout(() => tr.classList.remove("flash"), 1500);
       recount();
     });
-    load(); loadDead();
+    load(); loadUndelivered();
   }
 
   // ------------------------------------------------------------ calls

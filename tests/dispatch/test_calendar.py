@@ -22,10 +22,11 @@ def cal() -> WorkCalendar:
     return WorkCalendar.from_directories(SHIPPED_DIR)
 
 
-def test_2026_matches_chinesecalendar_day_by_day(cal):
+@pytest.mark.parametrize("year", [2025, 2026])
+def test_official_years_match_chinesecalendar_day_by_day(cal, year):
     chinese_calendar = pytest.importorskip("chinese_calendar")
-    d = date(2026, 1, 1)
-    while d.year == 2026:
+    d = date(year, 1, 1)
+    while d.year == year:
         assert cal.is_working_day(d) == chinese_calendar.is_workday(d), d
         d += timedelta(days=1)
 
@@ -118,7 +119,7 @@ def test_env_directory_adds_years_and_replaces_shipped_ones(tmp_path, monkeypatc
     default_calendar.cache_clear()
     try:
         cal = default_calendar()
-        assert cal.years == (2026, 2027, 2028)
+        assert cal.years == (2025, 2026, 2027, 2028)
         assert cal.provisional_years == ()
         assert cal.is_working_day(date(2027, 1, 2))  # Saturday made working by the override
         assert cal.is_working_day(date(2028, 1, 3))

@@ -37,6 +37,7 @@ PARAMS = {
     "three_way_call": lambda db: {"reason": "三方通话"},
     "push_to_governance": lambda db: {"reason": "网格事项"},
     "linkage_update": lambda db: {"reason": "回执"},
+    "recompute_dues": lambda db: {"reason": "导入工作日历"},
 }
 
 
@@ -55,6 +56,10 @@ def _prepare(db, action: str, ticket_id: int) -> dict:
             s.add(c)
             s.flush()
             return {"clock_id": c.id}
+        if action == "recompute_dues":
+            # A clock whose due waited for a calendar year.
+            s.add(SlaClock(ticket_id=ticket_id, stage="close", urgency="general", started_at=now, due_at=None,
+                           pauses=[], due_state="pending", missing_year=2028))
     if action == "merge":
         return {"into_ticket_id": f.ticket(db, "handling"), "reason": "重复诉求"}
     return {}

@@ -53,3 +53,29 @@ def test_the_board_alerts_on_a_new_escalation_and_the_coordinator_acknowledges_i
     page.click("#linkages button[data-seen]")
     page.wait_for_selector("#linkages tr.escalation", state="detached", timeout=10000)
     assert page.is_hidden("#alert-count")
+
+
+def test_the_board_shows_an_undelivered_emergency_live_with_its_age_until_110_takes_it(browser, live_url, client,
+                                                                                     seeded_db, sim110):
+    from tests.integrations.test_outbox import drain, rows
+
+    sim110.mode.down = True
+    page = browser.new_context(locale="zh-CN").new_page()
+    login(page, live_url, "coordinator", "/linkage")
+    page.wait_for_selector("#undelivered td.muted")          # nothing undelivered yet
+    agent = bearer(seeded_db, "agent")
+    t = create(client, agent)
+    r = client.post(f"/api/v1/tickets/{t['id']}/actions/transfer_to_110", json={"reason": "来电人称遭人威胁"},
+                    headers=agent)
+    assert r.status_code == 200
+    row = page.wait_for_selector("#undelivered tr.critical", timeout=15000)
+    assert t["number"] in row.inner_text() and "重试中" in row.inner_text()
+    assert page.inner_text("#undelivered-count") == "1 条紧急消息未送达"
+    first = page.inner_text("#undelivered td.age")
+    # The age ticks in the browser (from the first failure, server time).
+    page.wait_for_function("(t) => document.querySelector('#undelivered td.age').textContent !== t", arg=first,
+                           timeout=10000)
+    sim110.mode.down = False
+    drain(seeded_db, lambda: rows(seeded_db)[0].state == "sent")
+    page.wait_for_selector("#undelivered tr.critical", state="detached", timeout=15000)
+    assert page.is_hidden("#undelivered-count")

@@ -9,6 +9,7 @@ messages lost) in HOTLINE_FAULT_FIGURES (default
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 import time
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from dispatch import jobs
 from dispatch.services import IntakeData
 from integrations.simulate import Mode, PeerSimulator
-from models import Linkage, OutboxMessage
+from models import Linkage, OutboxMessage, utcnow
 from tests.dispatch import factories as f
 from tests.helpers import WAGES, actor
 from tests.integrations.conftest import FIGURES, wait_for
@@ -91,7 +92,7 @@ def test_110_down_then_recovery_every_message_arrives_exactly_once(seeded_db, re
     # A claim counts its attempt before the request reaches 110, so wait for
     # the arrivals too.
     wait_for(lambda: all(r.attempts >= 2 for r in outbox_rows(seeded_db))
-             and sim.state()["arrivals"] >= 2 * n, timeout=60, what="two failed attempts per message")
+             and sim.state()["arrivals"] >= 2 * n, timeout=150, what="two failed attempts per message")
     failed_while_down = sim.state()["arrivals"]
     sim.mode.down = False
     wait_for(lambda: all_sent(seeded_db, n), timeout=90, every=0.3, what="every message sent")
@@ -156,3 +157,68 @@ def test_redis_down_at_commit_is_recovered_by_the_sweep(seeded_db, redis_url, re
     wait_for(lambda: all_sent(seeded_db, n), timeout=60, every=0.3, what="the sweep to deliver everything")
     fig = figures("redis_down_at_commit", seeded_db, sim, ids)
     assert fig["rows_sent"] == n and fig["unique"] == n and fig["lost"] == 0 and fig["duplicates"] == 0
+
+
+def test_110_slower_than_the_read_timeout_is_delivered_not_dead(seeded_db, redis_url, enqueue_to, sim,
+                                                                start_worker):
+    """110 answers after 1.5 s; the first attempt waits 1 s.  Before, every
+    attempt timed out the same way and the message ended dead with 110
+    holding every copy; now the retry waits twice as long."""
+    n = 3
+    sim.mode.slow = 1.5
+    enqueue_to(redis_url)
+    start_worker(HOTLINE_PEER_URL_POLICE110=sim.url, HOTLINE_OUTBOX_READ_TIMEOUT="1",
+                 HOTLINE_OUTBOX_MAX_READ_TIMEOUT="4", HOTLINE_OUTBOX_MAX_ATTEMPTS="4",
+                 HOTLINE_OUTBOX_LEASE_SECONDS="8")
+    t0 = time.monotonic()
+    ids = push_tickets(seeded_db, n)
+    wait_for(lambda: all_sent(seeded_db, n), timeout=120, every=0.3, what="every message sent")
+    fig = figures("110_slower_than_read_timeout", seeded_db, sim, ids, seconds=round(time.monotonic() - t0, 1),
+                  timeouts=sum(r.timeouts for r in outbox_rows(seeded_db)))
+    assert fig["rows_sent"] == n and fig["dead"] == 0 and fig["lost"] == 0 and fig["unique"] == n
+    # Each copy 110 got beyond the first is one it drops by its key.
+    assert fig["duplicates"] == fig["delivered"] - n <= fig["timeouts"]
+    assert all(r.timeouts >= 1 for r in outbox_rows(seeded_db)), "the first wait was too short for each"
+
+
+@pytest.mark.parametrize("critical", ["police110", ""], ids=["110-critical", "not-critical"])
+def test_an_outage_longer_than_the_backoff_is_redriven_when_110_answers_again(seeded_db, redis_url, enqueue_to,
+                                                                           sim, start_worker, critical):
+    """110 is down until every message has failed more often than
+    max_attempts allows.  Critical (the default for 110): still pending,
+    retried with a capped backoff; not critical: dead-lettered.  Either way
+    the health probe sees 110 answer again and re-drives them at once
+    (the capped backoff here is a minute: the probe, not a retry, delivers)."""
+    n = 6
+    sim.mode.down = True
+    enqueue_to(redis_url)
+    start_worker(HOTLINE_PEER_URL_POLICE110=sim.url, HOTLINE_OUTBOX_MAX_ATTEMPTS="2",
+                 HOTLINE_OUTBOX_BASE_DELAY_MS="200", HOTLINE_OUTBOX_CRITICAL_MAX_DELAY_SECONDS="1",
+                 HOTLINE_OUTBOX_MAX_DELAY_SECONDS="1", HOTLINE_OUTBOX_PROBE_SECONDS="1",
+                 HOTLINE_OUTBOX_CRITICAL_PEERS=critical)
+    ids = push_tickets(seeded_db, n)
+    if critical:
+        wait_for(lambda: all(r.attempts >= 3 for r in outbox_rows(seeded_db)), timeout=90,
+                 what="every message failed more often than max_attempts")
+        assert all(r.state == "pending" for r in outbox_rows(seeded_db)), "a critical peer's message never dies"
+    else:
+        wait_for(lambda: all(r.state == "dead" for r in outbox_rows(seeded_db)), timeout=90,
+                 what="every message dead-lettered")
+        assert {r.dead_reason for r in outbox_rows(seeded_db)} == {"exhausted"}
+    # From now on a retry would wait a minute: only a re-drive delivers fast.
+    with seeded_db.session() as s:
+        from sqlalchemy import update
+
+        s.execute(update(OutboxMessage).where(OutboxMessage.state == "pending")
+                  .values(next_attempt_at=utcnow() + dt.timedelta(seconds=60)))
+    failed_while_down = sim.state()["arrivals"]
+    back = time.monotonic()
+    sim.mode.down = False
+    wait_for(lambda: all_sent(seeded_db, n), timeout=60, every=0.2, what="every message re-driven and sent")
+    recovered = time.monotonic() - back
+    fig = figures(f"110_outage_longer_than_backoff_{critical or 'not_critical'}", seeded_db, sim, ids,
+                  refused_while_down=failed_while_down, seconds_to_recover=round(recovered, 1))
+    assert fig["rows_sent"] == n and fig["unique"] == n and fig["lost"] == 0 and fig["duplicates"] == 0
+    accepted = [d["key"] for d in sim.deliveries if d["accepted"]]
+    assert accepted == [r.idempotency_key for r in outbox_rows(seeded_db)], "oldest first"
+    assert recovered < 45, "re-driven by the probe, not by the minute-long backoff"

@@ -101,6 +101,10 @@ def test_5xx_is_retried_with_backoff_until_the_peer_recovers(client, seeded_db, 
 
 
 def test_dead_letter_after_max_attempts_then_a_coordinator_retries_it(client, seeded_db, sim110):
+    # 110 is a critical peer (retried until delivered); here it is not.
+    import dataclasses
+
+    outbox.set_policy(dataclasses.replace(outbox.policy(), critical_peers=()))
     sim110.mode.down = True
     agent = bearer(seeded_db, "agent")
     t = create(client, agent)

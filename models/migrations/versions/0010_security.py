@@ -1,16 +1,16 @@
 """security: server-side sessions, token expiry, login facts, audit address
 and result, append-only ticket_events and audit_events on PostgreSQL
 
-Revision ID: 0008_security
-Revises: 0007_lexicon
+Revision ID: 0010_security
+Revises: 0009_outbox_faults
 """
 from alembic import op
 import sqlalchemy as sa
 import models.base
 
 
-revision = '0008_security'
-down_revision = '0007_lexicon'
+revision = '0010_security'
+down_revision = '0009_outbox_faults'
 branch_labels = None
 depends_on = None
 

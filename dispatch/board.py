@@ -13,9 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.access import Actor, visible_clause
+from dispatch.capabilities import require
 from dispatch.errors import Forbidden, NotFound
 from dispatch.ticket_json import queue_row
-from dispatch.workflow import COORDINATORS, THIRD_RETURN
+from dispatch.workflow import THIRD_RETURN
 from models import (SUPERVISION_KINDS, CallbackTask, ExtensionRequest, SupervisionItem, Ticket, TicketEvent, Unit,
                     utcnow)
 
@@ -81,7 +82,8 @@ def item_json(i: SupervisionItem, t: Ticket | None) -> dict:
 
 
 def resolve_item(s: Session, actor: Actor, item_id: int) -> dict:
-    if actor.role not in COORDINATORS or not actor.on_platform:
+    require(actor, "supervision.resolve")
+    if not actor.on_platform:
         raise Forbidden("仅协调员或派单员可处理督办事项", code="role_not_allowed")
     item = s.get(SupervisionItem, item_id)
     if item is None or not (actor.is_province or s.get(Unit, item.platform_id).path.startswith(actor.unit_path)):

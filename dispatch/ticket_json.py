@@ -8,7 +8,8 @@
 - ``ticket_json``: the API's full ticket, with what the reader may not see
   taken out: phone numbers are masked for handling units, and a confidential
   caller (保密) is hidden from them entirely;
-- ``event_json``: one event of a ticket's history.
+- ``event_json``: one event of a ticket's history, its payload filtered for
+  the reader (``event_payload``).
 
 Messages to peers (110, 综治) and Open311's GeoReport records are other
 systems' formats and stay with their adapters.  No Flask here.
@@ -125,7 +126,43 @@ def actions_for(t: Ticket, actor: Actor) -> list[str]:
     return [a for a in actions if a == "give_input"]
 
 
-def event_json(e: TicketEvent) -> dict:
+# What a handling unit may read in an event's payload: how its own work went.
+# Everything else (possible duplicates, other tickets' numbers and ids, the
+# classifier's reasoning, texts sent to the citizen, callback notes) is the
+# platform's: it can name a confidential caller or another unit's tickets.
+UNIT_PAYLOAD_KEYS = frozenset({
+    "unit", "auto", "assist_units", "on_time", "return_count", "suggested_unit", "category_changed",
+    "paused_for_s", "reply_text", "extension_id", "days", "due_at", "item_id", "kind", "satisfaction",
+    "attempts", "round", "clock_id", "stage", "category",
+})
+
+
+def event_payload(payload: dict, actor: Actor, visible_ticket_ids: set[int] | frozenset = frozenset()) -> dict:
+    """An event's payload as ``actor`` may read it.  Platforms see it whole,
+    except possible duplicates outside their own subtree
+    (``visible_ticket_ids`` are the ones they may see)."""
+    payload = payload or {}
+    if not actor.on_platform:
+        return {k: v for k, v in payload.items() if k in UNIT_PAYLOAD_KEYS}
+    if "duplicates" in payload:
+        payload = dict(payload, duplicates=[d for d in payload["duplicates"] or []
+                                            if d.get("ticket_id") in visible_ticket_ids])
+    return payload
+
+
+def referenced_tickets(payloads) -> set[int]:
+    """Ticket ids event payloads mention (to check which the reader may see)."""
+    ids: set[int] = set()
+    for p in payloads:
+        for d in (p or {}).get("duplicates") or []:
+            if isinstance(d.get("ticket_id"), int):
+                ids.add(d["ticket_id"])
+    return ids
+
+
+def event_json(e: TicketEvent, actor: Actor, visible_ticket_ids: set[int] | frozenset = frozenset()) -> dict:
+    """One event as ``actor`` may read it (``event_payload``)."""
     return {"id": e.id, "at": iso(e.at), "action": e.action, "from_status": e.from_status,
             "to_status": e.to_status, "actor": e.actor.username if e.actor else None,
-            "actor_name": e.actor_label, "reason": e.reason, "payload": e.payload}
+            "actor_name": e.actor_label, "reason": e.reason,
+            "payload": event_payload(e.payload, actor, visible_ticket_ids)}

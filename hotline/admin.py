@@ -12,11 +12,12 @@ from sqlalchemy import func, select
 
 from dispatch import jobs, routing
 from dispatch.access import Actor
-from dispatch.errors import Conflict, Forbidden, Invalid, NotFound
-from hotline.auth import api_auth, csrf, current_actor, page_auth
-from hotline.schemas import Strict, parse
+from dispatch.capabilities import require
+from dispatch.errors import Conflict, Invalid, NotFound
+from hotline.auth import api_auth, client_address, csrf, current_actor, page_auth
+from hotline.schemas import DbInt, Strict, parse
 from hotline.services import db
-from models import AuditEvent, Category, LabelCorrection, RoutingRule, Unit
+from models import Category, LabelCorrection, RoutingRule, Unit
 from models.audit import record
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,7 @@ pages = Blueprint("admin", __name__)
 
 def _admin() -> Actor:
     actor = current_actor()
-    if actor.role != "admin":
-        raise Forbidden("仅管理员可操作")
+    require(actor, "system.admin")
     return actor
 
 
@@ -40,7 +40,7 @@ def _visible_platforms(s, actor: Actor) -> list[Unit]:
 
 def _audit(s, actor: Actor, action: str, object_type: str, object_id, reason: str = "", **payload) -> None:
     record(s, action, object_type, object_id, reason, payload, actor_id=actor.user_id,
-           actor_label=actor.display_name)
+           actor_label=actor.display_name, address=client_address())
 
 
 def _rule_json(r: RoutingRule, platform: Unit) -> dict:
@@ -63,10 +63,10 @@ def list_rules():
 
 
 class RuleIn(Strict):
-    platform_id: int
+    platform_id: DbInt
     category: Optional[str] = Field(None, max_length=300)
     division_code: str = Field("", max_length=12, pattern=r"^[0-9]*$")
-    unit_id: int
+    unit_id: DbInt
     priority: int = Field(100, ge=0, le=10_000)
     note: str = Field(..., min_length=1, max_length=200)
 
@@ -208,17 +208,6 @@ def retrain_units():
                     "ran_inline": job is None}), 202
 
 
-@api.get("/audit")
-@api_auth
-def audit_log():
-    _admin()
-    with db().session() as s:
-        rows = s.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(100)).all()
-        return jsonify({"items": [{"at": e.at.isoformat(), "actor": e.actor_label, "action": e.action,
-                                   "object_type": e.object_type, "object_id": e.object_id,
-                                   "reason": e.reason, "payload": e.payload} for e in rows]})
-
-
 @api.get("/calendar")
 @api_auth
 def calendar_status():
@@ -232,7 +221,7 @@ def calendar_status():
 
 
 @pages.get("/admin")
-@page_auth("admin")
+@page_auth("system.admin")
 def admin_page():
     return render_template("admin.html")
 

@@ -12,19 +12,22 @@ from dispatch.errors import Invalid, NotFound
 from dispatch.services import IntakeData
 from dispatch.ticket_json import event_summary, summary
 from dispatch.workflow import describe
-from hotline.auth import api_auth, csrf, current_actor
+from hotline.auth import api_auth, csrf, current_actor, needs
+from hotline.hardening import DB_INT_MAX
 from hotline.schemas import ActionIn, SuggestIn, TicketIn, parse
-from dispatch.ticket_json import event_json, ticket_json
+from dispatch.ticket_json import event_json, referenced_tickets, ticket_json
 from hotline.services import db, tickets
 from integrations import emergency
 from models import STATUSES, Category, Ticket, TicketEvent, Unit
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PER_PAGE_MAX = 100
+MAX_PAGE = 100_000
 
 
 @bp.post("/tickets")
 @api_auth
+@needs("tickets.create")
 def create_ticket():
     body = parse(TicketIn)
     key = request.headers.get("Idempotency-Key")
@@ -45,6 +48,7 @@ def create_ticket():
 
 @bp.get("/tickets")
 @api_auth
+@needs("tickets.read")
 def list_tickets():
     actor = current_actor()
     q = select(Ticket).where(visible_clause(actor))
@@ -59,7 +63,7 @@ def list_tickets():
         q = q.where(Ticket.responsible_unit_id == _int_arg("unit", unit))
     if request.args.get("needs_review") in ("1", "true"):
         q = q.where(Ticket.needs_review.is_(True))
-    page = _int_arg("page", request.args.get("page", "1"), lo=1)
+    page = _int_arg("page", request.args.get("page", "1"), lo=1, hi=MAX_PAGE)
     per_page = _int_arg("per_page", request.args.get("per_page", "20"), lo=1, hi=PER_PAGE_MAX)
     with db().session() as s:
         total = s.scalar(select(func.count()).select_from(q.subquery()))
@@ -71,19 +75,24 @@ def list_tickets():
 
 @bp.get("/tickets/<int:ticket_id>")
 @api_auth
+@needs("tickets.read")
 def get_ticket(ticket_id: int):
     return jsonify(_load(ticket_id, current_actor()))
 
 
 @bp.get("/tickets/<int:ticket_id>/events")
 @api_auth
+@needs("tickets.read")
 def ticket_events(ticket_id: int):
     actor = current_actor()
     _load(ticket_id, actor)
     with db().session() as s:
         evs = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
                         .order_by(TicketEvent.at, TicketEvent.id)).all()
-        return jsonify({"items": [event_json(e) for e in evs]})
+        mentioned = referenced_tickets(e.payload for e in evs) if actor.on_platform else set()
+        visible = set(s.scalars(select(Ticket.id).where(Ticket.id.in_(mentioned), visible_clause(actor)))) \
+            if mentioned else set()
+        return jsonify({"items": [event_json(e, actor, visible) for e in evs]})
 
 
 CHANGES_MAX = 200
@@ -170,6 +179,7 @@ def ticket_routing(ticket_id: int):
 
 @bp.post("/tickets/<int:ticket_id>/actions/<action>")
 @api_auth
+@needs("tickets.read")
 def ticket_action(ticket_id: int, action: str):
     body = parse(ActionIn)
     params = {k: v for k, v in body.model_dump().items() if k != "expected_version" and v is not None}
@@ -185,6 +195,7 @@ def workflow():
 
 @bp.post("/suggest")
 @api_auth
+@needs("tickets.create")
 def suggest():
     """What intake would do with a text: category, confidence, unit."""
     body = parse(SuggestIn)
@@ -233,12 +244,6 @@ def categories():
                                    "level": c.level} for c in rows]})
 
 
-@bp.get("/me")
-@api_auth
-def me():
-    return jsonify(asdict(current_actor()))
-
-
 def _load(ticket_id: int, actor) -> dict:
     with db().session() as s:
         t = s.scalar(select(Ticket).where(Ticket.id == ticket_id, visible_clause(actor, assisting=True)))
@@ -247,11 +252,11 @@ def _load(ticket_id: int, actor) -> dict:
         return ticket_json(t, actor)
 
 
-def _int_arg(name: str, raw: str, lo: int | None = None, hi: int | None = None) -> int:
-    try:
-        v = int(raw)
-    except (TypeError, ValueError):
-        raise Invalid(f"参数 {name} 应为整数", {name: "integer required"}) from None
+def _int_arg(name: str, raw: str, lo: int | None = None, hi: int | None = DB_INT_MAX) -> int:
+    raw = (raw or "").strip()
+    if not (raw.isascii() and raw.lstrip("-").isdigit() and len(raw) <= 11):
+        raise Invalid(f"参数 {name} 应为整数", {name: "integer required"})
+    v = int(raw)
     if (lo is not None and v < lo) or (hi is not None and v > hi):
         raise Invalid(f"参数 {name} 超出范围", {name: f"{lo}..{hi}"})
     return v
@@ -284,6 +289,7 @@ class DuplicatesIn(Strict):
 
 @bp.get("/review")
 @api_auth
+@needs("review.read")
 def review_queue():
     with db().session() as s:
         return jsonify(board.review_queue(s, current_actor()))
@@ -291,6 +297,7 @@ def review_queue():
 
 @bp.get("/supervision")
 @api_auth
+@needs("supervision.read")
 def supervision_board():
     with db().session() as s:
         return jsonify({"items": board.supervision_board(s, current_actor(),
@@ -299,6 +306,7 @@ def supervision_board():
 
 @bp.post("/supervision/<int:item_id>/resolve")
 @api_auth
+@needs("supervision.resolve")
 def resolve_supervision(item_id: int):
     with db().session() as s:
         return jsonify(board.resolve_item(s, current_actor(), item_id))
@@ -306,6 +314,7 @@ def resolve_supervision(item_id: int):
 
 @bp.get("/callbacks")
 @api_auth
+@needs("callbacks.read")
 def callback_queue():
     with db().session() as s:
         return jsonify({"items": board.callback_queue(s, current_actor())})
@@ -313,6 +322,7 @@ def callback_queue():
 
 @bp.get("/assists")
 @api_auth
+@needs("tickets.read")
 def assisting_tickets():
     """A unit's 协办 tickets, with its own part (pending / given / timed out)."""
     actor = current_actor()
@@ -326,6 +336,7 @@ def assisting_tickets():
 
 @bp.get("/tickets/<int:ticket_id>/clocks")
 @api_auth
+@needs("tickets.read")
 def ticket_clocks(ticket_id: int):
     actor = current_actor()
     _load(ticket_id, actor)
@@ -342,6 +353,7 @@ def ticket_clocks(ticket_id: int):
 
 @bp.post("/duplicates")
 @api_auth
+@needs("tickets.create")
 def check_duplicates():
     """Possible repeats of a ticket being taken: same caller (30 days),
     similar text in the same area and category (7 days)."""

@@ -21,14 +21,16 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         JSON_AS_ASCII=False,
-        WTF_CSRF_TIME_LIMIT=None,
+        # A form's CSRF token lives as long as a session may (and dies with it).
+        WTF_CSRF_TIME_LIMIT=settings.session_max_hours * 3600,
         HOTLINE=settings,
     )
     app.json.ensure_ascii = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from hotline import (admin, api, auth, console, dbretry, emergencies, errors, figures, open311, realtime, services,
-                         webhooks, wiring)
+    from hotline import (account, admin, api, auth, console, dbretry, emergencies, errors, figures, hardening, open311,
+                         openapi, realtime, security_admin, services, webhooks, wiring)
 
+    hardening.init_app(app)  # first: its bounded <int:…> converter must exist before any route
     runtime = wiring.boot(settings)
     app.extensions["hotline.runtime"] = runtime
     app.extensions["hotline.db"] = runtime.db
@@ -45,4 +47,7 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     figures.init_app(app)
     admin.init_app(app)
     emergencies.init_app(app)
+    account.init_app(app)
+    security_admin.init_app(app)
+    openapi.init_app(app)
     return app

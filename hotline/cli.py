@@ -1,7 +1,7 @@
 """``python -m hotline``: serve, worker, init-db, seed-demo, create-token, calendar,
-demo (init-db + seed-demo + serve, the README's first command),
-routing-eval (unit routing figures on an annotated CSV), emergency-eval (the
-emergency detector's figures on a labelled CSV)."""
+tokens list|revoke, audit-export, demo (init-db + seed-demo + serve, the README's
+first command), routing-eval (unit routing figures on an annotated CSV), emergency-eval
+(the emergency detector's figures on a labelled CSV)."""
 from __future__ import annotations
 
 import argparse
@@ -51,13 +51,75 @@ def cmd_create_token(args) -> int:
         if user is None:
             print(f"no such user: {args.username}", file=sys.stderr)
             return 1
-        token = issue_token(session, user, args.name)
+        token = issue_token(session, user, args.name, args.days or s.token_days)
         from models.audit import record
 
         record(session, "api_token.create", "api_token", user.username, f"python -m hotline create-token ({args.name})",
-               actor_label="命令行")
+               {"days": args.days or s.token_days}, actor_label="命令行")
     print(f"token for {args.username} (shown once; send as 'Authorization: Bearer <token>'):")
     print(token)
+    return 0
+
+
+def cmd_tokens(args) -> int:
+    """``tokens list [--all] [--user U]`` and ``tokens revoke ID --reason …``."""
+    from dispatch.errors import DomainError
+    from hotline.security_admin import list_tokens, revoke_token, token_json
+    from models import utcnow
+    from models.audit import record
+
+    s = _settings()
+    with Database(s.database_url).session() as session:
+        if args.tokens_command == "list":
+            now = utcnow()
+            rows = [token_json(t, now) for t in list_tokens(session, args.all, args.user)]
+            print(f"{'id':>5}  {'user':<14}{'state':<14}{'expires (UTC)':<22}{'last used (UTC)':<22}name")
+            for t in rows:
+                print(f"{t['id']:>5}  {t['user']:<14}{t['state']:<14}{(t['expires_at'] or '—')[:19]:<22}"
+                      f"{(t['last_used_at'] or '—')[:19]:<22}{t['name']}")
+            print(f"{len(rows)} token(s)")
+            return 0
+        try:
+            t = revoke_token(session, args.id)
+        except DomainError as e:
+            print(e.message, file=sys.stderr)
+            return 1
+        record(session, "api_token.revoke", "api_token", t.id, args.reason, {"user": t.user.username},
+               actor_label="命令行")
+        print(f"token {t.id} of {t.user.username} revoked")
+    return 0
+
+
+def cmd_audit_export(args) -> int:
+    """The audit log as CSV (everything, or --since YYYY-MM-DD) on stdout or --out."""
+    import csv
+    import datetime as dt
+    import json
+
+    from sqlalchemy import select
+
+    from models import AuditEvent
+    from models.audit import record
+
+    s = _settings()
+    with Database(s.database_url).session() as session:
+        q = select(AuditEvent).order_by(AuditEvent.id)
+        if args.since:
+            q = q.where(AuditEvent.at >= dt.datetime.fromisoformat(args.since).replace(tzinfo=dt.timezone.utc))
+        out = open(args.out, "w", encoding="utf-8-sig", newline="") if args.out else sys.stdout
+        w = csv.writer(out)
+        w.writerow(["id", "at", "actor", "address", "action", "object_type", "object_id", "result", "reason",
+                    "payload"])
+        n = 0
+        for e in session.scalars(q):
+            w.writerow([e.id, e.at.isoformat(), e.actor_label, e.address, e.action, e.object_type, e.object_id,
+                        e.result, e.reason, json.dumps(e.payload, ensure_ascii=False)])
+            n += 1
+        if args.out:
+            out.close()
+        record(session, "audit.export", "audit_log", "", "python -m hotline audit-export",
+               {"rows": n, "since": args.since}, actor_label="命令行")
+    print(f"{n} audit rows exported", file=sys.stderr)
     return 0
 
 
@@ -253,7 +315,21 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("create-token", help="print a new API token for USERNAME (last line)")
     t.add_argument("username")
     t.add_argument("--name", default="cli")
+    t.add_argument("--days", type=int, default=None, help="lifetime in days (default HOTLINE_TOKEN_DAYS, 90)")
     t.set_defaults(fn=cmd_create_token)
+    tk = sub.add_parser("tokens", help="list or revoke API tokens")
+    tsub = tk.add_subparsers(dest="tokens_command", required=True)
+    tl = tsub.add_parser("list", help="live tokens (--all: revoked and expired too)")
+    tl.add_argument("--all", action="store_true")
+    tl.add_argument("--user", default=None)
+    tr = tsub.add_parser("revoke", help="revoke token ID")
+    tr.add_argument("id", type=int)
+    tr.add_argument("--reason", required=True)
+    tk.set_defaults(fn=cmd_tokens)
+    ae = sub.add_parser("audit-export", help="write the audit log as CSV")
+    ae.add_argument("--since", default=None, help="YYYY-MM-DD (UTC)")
+    ae.add_argument("--out", default=None, help="file (default: stdout)")
+    ae.set_defaults(fn=cmd_audit_export)
     for name, fn in (("serve", cmd_serve), ("demo", cmd_demo)):
         sp = sub.add_parser(name, help="serve the console and API" if name == "serve"
                             else "init-db + seed-demo + serve")

@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from dispatch.errors import DomainError
@@ -18,6 +19,12 @@ def wants_json() -> bool:
 
 
 def error_response(status: int, code: str, message: str, fields: dict | None = None, current=None):
+    if request.path.startswith("/open311/"):
+        # Open311 clients get Open311's error format, whatever went wrong.
+        from hotline.open311 import open311_error
+
+        detail = "; ".join(f"{k}: {v}" for k, v in (fields or {}).items())
+        return open311_error(400 if status == 422 else status, message + (f" ({detail})" if detail else ""))
     if wants_json():
         body = {"error": {"code": code, "message": message}}
         if fields:
@@ -28,9 +35,24 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
     return render_template("error.html", status=status, code=code, message=message, fields=fields or {}), status
 
 
+def _audit_refusal(code: str) -> None:
+    """Permission refusals are audit rows (who, from where, what they tried)."""
+    from flask import g
+
+    from hotline.auth import audit
+
+    try:
+        audit("permission.refused", "endpoint", f"{request.method} {request.path}"[:64], result="refused",
+              actor=g.get("actor"), code=code)
+    except Exception:
+        log.exception("could not record a permission refusal")
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(e: DomainError):
+        if e.status == 403:
+            _audit_refusal(e.code)
         return error_response(e.status, e.code, e.message, e.fields, e.current)
 
     @app.errorhandler(CSRFError)
@@ -44,6 +66,22 @@ def init_app(app: Flask) -> None:
         messages = {413: "请求体过大", 404: "页面不存在", 405: "不支持的请求方法"}
         return error_response(e.code or 500, codes.get(e.code, "http_error"),
                               messages.get(e.code, e.description or e.name))
+
+    @app.errorhandler(RecursionError)
+    def too_deep(e):
+        return error_response(400, "invalid_json", "JSON 嵌套层数过深")
+
+    @app.errorhandler(DataError)
+    def out_of_range(e):
+        # The database refused a value (out of its range, a character it
+        # cannot store): the input's fault, not the server's.  Inputs are
+        # bounded before they get here; this is the net under them.
+        log.warning("database refused a value on %s %s: %s", request.method, request.path, e.orig)
+        return error_response(400, "invalid_value", "参数值超出允许范围")
+
+    @app.errorhandler(OverflowError)
+    def overflow(e):
+        return error_response(400, "invalid_value", "参数值超出允许范围")
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception):

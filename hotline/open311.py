@@ -32,10 +32,11 @@ from werkzeug.exceptions import HTTPException
 from dispatch.access import Actor
 from dispatch.errors import DomainError
 from dispatch.services import IntakeData
+from dispatch.capabilities import can
 from dispatch.workflow import OPEN
-from hotline.auth import csrf, hash_token
+from hotline.auth import csrf, hash_token, token_is_live
 from hotline.services import db, tickets
-from models import STATUSES, ApiToken, Category, Ticket
+from models import STATUSES, ApiToken, Category, Ticket, utcnow
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FORMATS = ("json", "xml")
@@ -91,6 +92,11 @@ def _http_error(e: HTTPException):
     return _errors(_guess_fmt(), e.code or 500, e.description or e.name)
 
 
+def open311_error(status: int, description: str) -> Response:
+    """The app's error handlers answer /open311 requests through this."""
+    return _errors(_guess_fmt(), status, description)
+
+
 def _guess_fmt() -> str:
     return "xml" if request.path.endswith(".xml") else "json"
 
@@ -127,12 +133,11 @@ def _actor(api_key: str) -> Actor:
     if not api_key:
         raise Open311Error(400, "api_key is required")
     with db().session() as s:
-        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(api_key),
-                                              ApiToken.revoked_at.is_(None)))
-        if row is None or not row.user.active:
-            raise Open311Error(403, "api_key is invalid or revoked")
+        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(api_key)))
+        if not token_is_live(row, utcnow()):
+            raise Open311Error(403, "api_key is invalid, expired or revoked")
         actor = Actor.from_user(row.user)
-    if not actor.on_platform:
+    if not actor.on_platform or not can(actor.role, "tickets.create"):
         raise Open311Error(403, "api_key does not belong to a hotline platform account")
     return actor
 

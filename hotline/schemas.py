@@ -2,7 +2,7 @@
 offending fields named by their JSON path."""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from flask import request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from dispatch.errors import DomainError, Invalid, validate
 from models import CHANNELS, REQUEST_TYPES, URGENCIES
 
+# Integers that reach a query fit the database's ``integer`` column.
+DbInt = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 Channel = Literal[tuple(CHANNELS)]  # type: ignore[valid-type]
 Urgency = Literal[tuple(URGENCIES)]  # type: ignore[valid-type]
 RequestType = Literal[tuple(REQUEST_TYPES)]  # type: ignore[valid-type]
@@ -34,7 +36,7 @@ class TicketIn(Strict):
     request_type: RequestType = "complaint"
     confidential: bool = False
     category: Optional[str] = Field(None, max_length=300)
-    unit_id: Optional[int] = None
+    unit_id: Optional[DbInt] = None
     call_id: Optional[str] = Field(None, max_length=64)
     transcript: str = Field("", max_length=100_000)
     # The agent waved the emergency banner away: why (recorded on the ticket).
@@ -50,17 +52,17 @@ TicketIn.model_rebuild()
 
 
 class ActionIn(Strict):
-    expected_version: Optional[int] = None
+    expected_version: Optional[DbInt] = None
     reason: Optional[str] = Field(None, max_length=2000)
     reply_text: Optional[str] = Field(None, max_length=5000)
-    unit_id: Optional[int] = None
-    days: Optional[int] = None
+    unit_id: Optional[DbInt] = None
+    days: Optional[DbInt] = None
     satisfaction: Optional[str] = Field(None, max_length=32)
     note: Optional[str] = Field(None, max_length=2000)
-    into_ticket_id: Optional[int] = None
+    into_ticket_id: Optional[DbInt] = None
     suggested_unit: Optional[str] = Field(None, max_length=200)
     # Co-handling (协办) units at dispatch; the corrected category when a return is upheld.
-    assist_unit_ids: Optional[list[int]] = Field(None, max_length=10)
+    assist_unit_ids: Optional[list[DbInt]] = Field(None, max_length=10)
     category: Optional[str] = Field(None, max_length=300)
 
 

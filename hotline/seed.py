@@ -52,7 +52,9 @@ DISTRICTS = [("520102", "gy_nmq", ["城乡建设/城市建设和市政管理/城
              ("520122", "gy_xfx", []), ("520123", "gy_xwx", []), ("520181", "gy_qzs", [])]
 STAFF = [("agent", "agent", "王坐席", CITY[0]), ("dispatcher", "dispatcher", "李派单", CITY[0]),
          ("coordinator", "coordinator", "赵协调", CITY[0]), ("supervisor", "supervisor", "钱督查", CITY[0]),
-         ("admin", "admin", "孙管理", PROVINCE[0]), ("province_agent", "agent", "周坐席(省)", PROVINCE[0])]
+         ("admin", "admin", "孙管理", PROVINCE[0]), ("province_agent", "agent", "周坐席(省)", PROVINCE[0]),
+         # 三员分立: system administrator (admin, above), security administrator, auditor.
+         ("secadmin", "security_admin", "吴安全", PROVINCE[0]), ("auditor", "auditor", "郑审计", PROVINCE[0])]
 
 
 def _open_csv(name: str):
@@ -199,13 +201,13 @@ def seed_demo(db: Database, password: str | None = None) -> list[dict]:
         accounts += [(code, "department", name, code) for code, name, _ in CITY_DEPARTMENTS + PROVINCE_DEPARTMENTS]
         accounts += [(code, "department", f"贵阳市{names.get(div, code)}", code) for div, code, _ in DISTRICTS]
         users = {u.username for u in s.scalars(select(User))}
-        # One hash for the shared demo password (hashing is slow on purpose).
-        pw_hash = hash_password(password)
         out = []
         for username, role, display, unit_code in accounts:
             if username not in users:
-                s.add(User(username=username, display_name=display, role=role,
-                           unit_id=units[unit_code].id, password_hash=pw_hash))
+                # A hash (and salt) of its own per account, and a seeded
+                # password must be changed at first login in production.
+                s.add(User(username=username, display_name=display, role=role, unit_id=units[unit_code].id,
+                           password_hash=hash_password(password), must_change_password=True))
             out.append({"username": username, "role": role, "unit": units[unit_code].name,
                         "password": password if username not in users else "(unchanged)"})
     return out

@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from dispatch import events, rooms
 from dispatch.access import visible_clause
 from dispatch.errors import Conflict, Forbidden, Invalid, NotFound
-from dispatch.workflow import COORDINATORS
-from hotline.auth import api_auth, csrf, current_actor
+from dispatch.capabilities import require
+from hotline.auth import api_auth, csrf, current_actor, needs
 from hotline.errors import error_response
 from hotline.services import db, tickets
 from integrations import linkage, outbox, police110, signing, telephony
@@ -80,7 +80,8 @@ def receive(peer: str):
 # ------------------------------------------------------------------ coordinators' API
 def _coordinator():
     actor = current_actor()
-    if actor.role not in COORDINATORS or not actor.on_platform:
+    require(actor, "linkage.read")
+    if not actor.on_platform:
         raise Forbidden("仅平台协调、派单、督查人员可用")
     return actor
 
@@ -186,6 +187,7 @@ def retry_outbox(message_id: int):
 
 @api.post("/police110/detect")
 @api_auth
+@needs("tickets.create")
 def detect_police_matter():
     """The lexicon detector on a text (the intake form asks while typing)."""
     current_actor()
@@ -200,6 +202,7 @@ def detect_police_matter():
 
 @api.get("/calls/<call_id>")
 @api_auth
+@needs("tickets.create")
 def get_call(call_id: str):
     """A call as the telephony platform reported it, with the intake draft."""
     if len(call_id) > 64:

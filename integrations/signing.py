@@ -66,10 +66,11 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float | No
         raise SignatureError("missing signature headers")
     if len(message_id) > 128 or not message_id.isprintable():
         raise SignatureError("unusable message id")
-    try:
-        ts = int(ts_raw)
-    except ValueError:
-        raise SignatureError(f"timestamp is not an integer: {ts_raw[:20]!r}") from None
+    # Seconds since 1970 fit in 12 digits until the year 33658; a longer
+    # number cannot be a clock reading (and 10**400 would overflow a float).
+    if not (ts_raw.isascii() and ts_raw.isdigit() and len(ts_raw) <= 12):
+        raise SignatureError(f"timestamp is not an integer (Unix seconds): {ts_raw[:20]!r}")
+    ts = int(ts_raw)
     expected = signature(secret, ts, message_id, body)
     if not hmac.compare_digest(expected.encode(), sig.encode()):
         raise SignatureError("bad signature")

@@ -4,7 +4,7 @@ Everything that is stored lives here; the only writer of tickets is
 ``dispatch.services``.  Import models from this package, not from submodules.
 """
 from models.base import Base, Database, utcnow
-from models.units import Unit, User, ApiToken, UNIT_KINDS, ROLES, PLATFORM_KINDS
+from models.units import Unit, User, ApiToken, UserSession, UNIT_KINDS, ROLES, PLATFORM_KINDS
 from models.catalog import Category, RoutingRule
 from models.tickets import Ticket, TicketEvent, STATUSES, CHANNELS, URGENCIES, REQUEST_TYPES
 from models.outbox import OutboxMessage, InboundMessage
@@ -17,7 +17,7 @@ from models.lexicon import LexiconEntry
 
 __all__ = [
     "Base", "Database", "utcnow",
-    "Unit", "User", "ApiToken", "UNIT_KINDS", "ROLES", "PLATFORM_KINDS",
+    "Unit", "User", "ApiToken", "UserSession", "UNIT_KINDS", "ROLES", "PLATFORM_KINDS",
     "Category", "RoutingRule",
     "Ticket", "TicketEvent", "STATUSES", "CHANNELS", "URGENCIES", "REQUEST_TYPES",
     "OutboxMessage", "InboundMessage",

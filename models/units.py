@@ -15,7 +15,9 @@ UNIT_KINDS = PLATFORM_KINDS + ("department", "district", "street")
 # agent: takes calls; dispatcher: dispatches and reviews returns; department:
 # staff of a handling unit; coordinator: supervision and emergencies;
 # supervisor: figures; admin: catalogue, users, models.
-ROLES = ("agent", "dispatcher", "department", "coordinator", "supervisor", "admin")
+# admin: system administrator (catalogue, models); security_admin: accounts,
+# roles, tokens; auditor: reads the audit log (三员分立, dispatch.capabilities).
+ROLES = ("agent", "dispatcher", "department", "coordinator", "supervisor", "admin", "security_admin", "auditor")
 
 
 class Unit(Base):
@@ -50,6 +52,11 @@ class User(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # A seeded or reset password must be replaced at the next login (in production).
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    password_changed_at: Mapped[Optional[dt.datetime]]
+    last_login_at: Mapped[Optional[dt.datetime]]
+    last_login_address: Mapped[str] = mapped_column(String(64), default="")
 
     unit: Mapped[Unit] = relationship(lazy="joined")
 
@@ -64,6 +71,29 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[Optional[dt.datetime]]
+    # Tokens expire (HOTLINE_TOKEN_DAYS, 90 by default); None only for rows
+    # made before expiry existed.
+    expires_at: Mapped[Optional[dt.datetime]]
     revoked_at: Mapped[Optional[dt.datetime]]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class UserSession(Base):
+    """A console login, kept on the server: the browser's cookie carries only
+    a random id, whose SHA-256 is stored here.  Logging out, deactivation,
+    the idle timeout and the absolute lifetime end it everywhere."""
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    ended_at: Mapped[Optional[dt.datetime]]
+    end_reason: Mapped[str] = mapped_column(String(32), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
 
     user: Mapped[User] = relationship(lazy="joined")

@@ -96,6 +96,12 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     session_cookie_secure: bool = False
     webhook_secrets: dict = field(default_factory=dict)
+    # Console sessions: idle timeout and absolute lifetime; API token lifetime;
+    # how often each web process re-checks its open sockets' credentials.
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    token_days: int = 90
+    socket_recheck_seconds: int = 20
 
     @property
     def inline_jobs(self) -> bool:
@@ -118,4 +124,11 @@ class Settings:
                                              production),
             webhook_secrets={k[len("HOTLINE_WEBHOOK_SECRET_"):].lower(): v for k, v in env.items()
                              if k.startswith("HOTLINE_WEBHOOK_SECRET_") and v},
+            session_idle_minutes=parse_int("HOTLINE_SESSION_IDLE_MINUTES", env.get("HOTLINE_SESSION_IDLE_MINUTES"),
+                                           30, 1, 24 * 60),
+            session_max_hours=parse_int("HOTLINE_SESSION_MAX_HOURS", env.get("HOTLINE_SESSION_MAX_HOURS"),
+                                        12, 1, 7 * 24),
+            token_days=parse_int("HOTLINE_TOKEN_DAYS", env.get("HOTLINE_TOKEN_DAYS"), 90, 1, 3650),
+            socket_recheck_seconds=parse_int("HOTLINE_SOCKET_RECHECK_SECONDS",
+                                             env.get("HOTLINE_SOCKET_RECHECK_SECONDS"), 20, 1, 55),
         )

@@ -103,3 +103,17 @@ def browser_login(page, base: str, username: str, next_path: str = "", password:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+def console_login(client, username: str, password: str = "test-password", address: str = "127.0.0.1"):
+    """Log a Flask test client in through the console's form (a server-side
+    session; a cookie made by hand is not one)."""
+    import re
+
+    env = {"REMOTE_ADDR": address}
+    page = client.get("/login", environ_base=env).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = client.post("/login", data={"username": username, "password": password, "csrf_token": csrf},
+                    environ_base=env)
+    assert r.status_code == 302, r.get_data(as_text=True)
+    return client

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from dispatch import figures as F
 from models import Ticket
-from tests.helpers import SCHOOL, WAGES, actor, bearer, unit
+from tests.helpers import SCHOOL, WAGES, actor, bearer, console_login, unit
 
 UTC = dt.timezone.utc
 BASE = dt.datetime(2026, 10, 13, 2, 0, tzinfo=UTC)      # Tue 13 Oct 2026, 10:00 Beijing time
@@ -106,8 +106,7 @@ def october(app, client, seeded_db):
 
 
 def login(client, db, username):
-    with client.session_transaction() as sess:
-        sess["uid"] = actor(db, username).user_id
+    console_login(client, username)
 
 
 def report_for(seeded_db, username, **kw):

@@ -10,12 +10,11 @@ import pytest
 from dispatch import rooms, workflow
 from dispatch.access import Actor
 from models import STATUSES
-from tests.helpers import actor
+from tests.helpers import actor, console_login
 
 
 def page_data(client, db, username: str, path: str = "/inbox") -> tuple[dict, str]:
-    with client.session_transaction() as sess:
-        sess["uid"] = actor(db, username).user_id
+    console_login(client, username)
     html = client.get(path).get_data(as_text=True)
     m = re.search(r'<script type="application/json" id="hotline-data">(.*?)</script>', html, re.S)
     assert m, "base.html hands the page data over as a JSON block"

@@ -62,10 +62,7 @@
     const cats = (await api("GET", "/categories")).items;
     $("#category-list").innerHTML = cats.map((c) => `<option value="${esc(c.full_name)}">`).join("");
   })();
-  const ACTIONS = {"routing_rule.create": "新增派单规则", "routing_rule.deactivate": "停用派单规则", "model.activate": "启用模型",
-    "model.rollback": "回滚模型", "model.retrain": "请求重训", "api_token.create": "签发API令牌",
-    "lexicon_entry.create": "新增词条", "model.retrain_units": "请求重训单位路由", "lexicon_entry.disable": "停用词条", "lexicon_entry.enable": "启用词条"};
-  function refresh() { loadCalendar(); loadModels(); loadRules(); loadAudit(); loadLexicon(); }
+  function refresh() { loadCalendar(); loadModels(); loadRules(); loadLexicon(); }
 
   // Missing calendar years hold dues pending; provisional ones may move (docs/sla.md).
   async function loadCalendar() {
@@ -91,13 +88,13 @@
     const id = ev.target.dataset.lex; if (!id) return;
     const on = ev.target.dataset.lexOn === "1";
     const reason = prompt(on ? "启用理由" : "停用理由"); if (!reason) return;
-    try { await api("POST", `/admin/lexicon/${id}/${on ? "enable" : "disable"}`, {reason}); note(on ? "已启用" : "已停用"); loadLexicon(); loadAudit(); }
+    try { await api("POST", `/admin/lexicon/${id}/${on ? "enable" : "disable"}`, {reason}); note(on ? "已启用" : "已停用"); loadLexicon(); }
     catch (e) { note(e.message, true); }
   });
   $("#lexicon-form").addEventListener("submit", async (ev) => {
     ev.preventDefault(); const f = ev.target;
     const body = {phrase: f.phrase.value, category: f.category.value, unit_code: f.unit_code.value, note: f.note.value};
-    try { await api("POST", "/admin/lexicon", body); note("已添加词条"); $("#lexicon-q").value = body.phrase; f.reset(); loadLexicon(); loadAudit(); }
+    try { await api("POST", "/admin/lexicon", body); note("已添加词条"); $("#lexicon-q").value = body.phrase; f.reset(); loadLexicon(); }
     catch (e) { const flds = e.data && e.data.error && e.data.error.fields; note(e.message + (flds ? "：" + Object.entries(flds).map(([k, v]) => k + " " + v).join("；") : ""), true); }
   });
   $("#lexicon-test").addEventListener("submit", async (ev) => {
@@ -109,11 +106,5 @@
         <p id="lexicon-test-unit">推荐：${esc(s.matter || "未能判断")} → <strong>${esc(s.unit.name)}</strong>${s.unit_confidence != null ? "（" + pct(s.unit_confidence) + "）" : ""}${s.needs_review ? " · 需人工派单" : ""}</p>`;
     } catch (e) { note(e.message, true); }
   });
-  async function loadAudit() {
-    const d = await api("GET", "/admin/audit");
-    $("#audit tbody").innerHTML = d.items.map((e) => `<tr><td>${esc(e.at.slice(0, 19).replace("T", " "))}</td><td>${esc(e.actor)}</td>
-      <td>${esc(ACTIONS[e.action] || e.action)}</td><td>${esc(e.object_type)} ${esc(e.object_id)}</td><td>${esc(e.reason)}</td></tr>`).join("")
-      || '<tr><td colspan="5" class="muted">暂无记录</td></tr>';
-  }
   refresh();
 })();

@@ -26,6 +26,7 @@
   }
 
   const form = $("#fig-form");
+  form.addEventListener("submit", (e) => e.preventDefault());
   function query() {
     const p = new URLSearchParams();
     if (form.mode.value === "month") { if (form.month.value) p.set("month", form.month.value); }

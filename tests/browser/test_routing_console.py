@@ -77,5 +77,8 @@ def test_the_admin_adds_tests_and_disables_a_lexicon_entry(browser, server, seed
     page.click("#lexicon tbody tr[data-phrase='牛圈粪水'] button")
     page.wait_for_selector("#lexicon tbody tr[data-phrase='牛圈粪水']:has-text('已停用')")
     assert "v2" in page.inner_text("#lexicon tbody tr[data-phrase='牛圈粪水']")
-    page.wait_for_selector("#audit tbody tr:has-text('停用词条')")
-    assert "误判较多" in page.inner_text("#audit tbody")
+    # The change is in the audit log, which the auditor reads (三员分立).
+    auditor = browser.new_context(locale="zh-CN").new_page()
+    browser_login(auditor, server, "auditor", "/audit")
+    auditor.wait_for_selector("#audit tbody tr:has-text('lexicon_entry.disable')")
+    assert "误判较多" in auditor.inner_text("#audit tbody")

@@ -2,7 +2,7 @@
 exports and every administrative change (routing catalogue, model registry,
 accounts, tokens, sessions): when, who, from which address, on what, with
 which result, and why.  Append-only, like ticket events: on PostgreSQL a
-trigger refuses UPDATE and DELETE on both tables (migration 0010_security)."""
+trigger refuses UPDATE and DELETE on both tables (migration 0011_security)."""
 from __future__ import annotations
 
 import datetime as dt

@@ -177,35 +177,33 @@ def rollback_model():
         return jsonify(registry.describe(row))
 
 
+def _request_retraining(job_fn, what: str, audit_action: str):
+    """Queue a training job (inline on the embedded default) and audit who asked."""
+    actor = _admin()
+    url = current_app.config["HOTLINE"].database_url
+    job = jobs.enqueue(job_fn, url, queue=jobs.QUEUE_TRAINING, note=f"requested by {actor.username}")
+    log.info("%s requested by %s (job %s)", what, actor.username, job.id if job else "inline")
+    with db().session() as s:
+        _audit(s, actor, audit_action, "model_version", "", job_id=job.id if job else "inline")
+    return jsonify({"queued": job is not None, "job_id": job.id if job else None,
+                    "ran_inline": job is None}), 202
+
+
 @api.post("/models/retrain")
 @api_auth
 def retrain_model():
-    actor = _admin()
     from classifier.jobs import retrain
 
-    url = current_app.config["HOTLINE"].database_url
-    job = jobs.enqueue(retrain, url, queue=jobs.QUEUE_TRAINING, note=f"requested by {actor.username}")
-    log.info("retraining requested by %s (job %s)", actor.username, job.id if job else "inline")
-    with db().session() as s:
-        _audit(s, actor, "model.retrain", "model_version", "", job_id=job.id if job else "inline")
-    return jsonify({"queued": job is not None, "job_id": job.id if job else None,
-                    "ran_inline": job is None}), 202
+    return _request_retraining(retrain, "retraining", "model.retrain")
 
 
 @api.post("/models/retrain-units")
 @api_auth
 def retrain_units():
     """Retrain the unit router from confirmed history (classifier.unit_jobs)."""
-    actor = _admin()
     from classifier.unit_jobs import retrain_units as job_fn
 
-    url = current_app.config["HOTLINE"].database_url
-    job = jobs.enqueue(job_fn, url, queue=jobs.QUEUE_TRAINING, note=f"requested by {actor.username}")
-    log.info("unit router retraining requested by %s (job %s)", actor.username, job.id if job else "inline")
-    with db().session() as s:
-        _audit(s, actor, "model.retrain_units", "model_version", "", job_id=job.id if job else "inline")
-    return jsonify({"queued": job is not None, "job_id": job.id if job else None,
-                    "ran_inline": job is None}), 202
+    return _request_retraining(job_fn, "unit router retraining", "model.retrain_units")
 
 
 @api.get("/calendar")

@@ -72,7 +72,7 @@ def emergency(t: Ticket) -> dict | None:
 def queue_row(t: Ticket) -> dict:
     """A row of the review queue, the 督办 board and the callback queue."""
     return summary(t) | {"platform": t.platform.name, "return_count": t.return_count,
-                         "category_confidence": t.category_confidence}
+                         "category_confidence": t.category_confidence, "created_at": iso(t.created_at)}
 
 
 def brief(t: Ticket) -> dict:

@@ -45,6 +45,13 @@
     return ms < 0 ? `<span class="overdue" title="${esc(fmt(iso))}">超时 ${txt}</span>` : `<span class="${soon ? "soon" : ""}" title="${esc(fmt(iso))}">剩 ${txt}</span>`;
   }
 
+  // How long a ticket has waited since it was accepted (受理).
+  function waited(iso) {
+    if (!iso) return "—";
+    const m = Math.max(0, Math.floor((new Date() - new Date(iso)) / 60000));
+    return m >= 2880 ? Math.floor(m / 1440) + "天" : m >= 60 ? Math.floor(m / 60) + "小时" + (m % 60) + "分" : m + "分";
+  }
+
   function emClock(iso) {
     if (!iso) return "";
     const ms = new Date(iso) - new Date(), abs = Math.abs(ms);
@@ -195,33 +202,120 @@
 
   // ------------------------------------------------------------ inbox
   function initInbox() {
-    const tbody = $("#inbox tbody"), filter = $("#status-filter");
+    const tbody = $("#inbox tbody"), form = $("#list-filters"), dept = H.role === "department";
+    const cols = dept ? 10 : 9;
+    let page = 1, pages = 1, total = 0, seq = 0, reloadTimer = null;
+    const selected = new Set();
     function row(t) {
       const tr = document.createElement("tr"); tr.dataset.id = t.id;
       const unit = t.responsible_unit ? (t.responsible_unit.name || t.responsible_unit) : "待派单";
       const cat = t.category && t.category.name !== undefined ? t.category.name : t.category;
       const em = t.emergency && !["closed", "archived", "cancelled", "merged"].includes(t.status) ? t.emergency : null;
       if (em) { tr.classList.add("emergency-row"); tr.dataset.emergency = "1"; }
-      tr.innerHTML = `<td><a href="/tickets/${t.id}">${esc(t.number)}</a>${em ? ` <strong class="em-tag">紧急·${esc(em.kind_label)}</strong>` : ""}</td><td>${esc(t.subject || (t.description || "").slice(0, 30))}${em && ["accepted", "dispatched"].includes(t.status) ? ` <span class="em-clock-cell">${emClock(em.clock_due_at)}</span>` : ""}</td>
-        <td>${esc(cat || "未分类")}</td><td>${esc(unit)}</td><td class="st">${statusBadge(t)}</td>
+      const signable = (t.allowed_actions || []).includes("sign_for");
+      tr.innerHTML = (dept ? `<td>${signable ? `<input type="checkbox" class="pick" aria-label="选择 ${esc(t.number)}"${selected.has(t.id) ? " checked" : ""}>` : ""}</td>` : "")
+        + `<td><a href="/tickets/${t.id}">${esc(t.number)}</a>${em ? ` <strong class="em-tag">紧急·${esc(em.kind_label)}</strong>` : ""}</td><td>${esc(t.subject || (t.description || "").slice(0, 30))}${em && ["accepted", "dispatched"].includes(t.status) ? ` <span class="em-clock-cell">${emClock(em.clock_due_at)}</span>` : ""}</td>
+        <td>${esc(cat || "未分类")}</td><td>${esc(unit)}</td><td class="u-${esc(t.urgency)}">${esc(H.urgencies[t.urgency] || t.urgency)}</td><td class="st">${statusBadge(t)}</td>
+        <td class="waited" title="${esc(fmt(t.created_at))}">${esc(fmt(t.created_at))}${["accepted", "dispatched"].includes(t.status) ? ` · 已等待 ${waited(t.created_at)}` : ""}</td>
         <td>${t.status === "dispatched" ? dueCell(t, t.sign_due_at, t.dispatched_at) : "—"}</td><td>${H.sets.paused.includes(t.status) && !t.due_at ? '<span class="muted">已暂停（待群众补充）</span>' : H.sets.clocked.includes(t.status) ? dueCell(t, t.due_at, t.dispatched_at) : "—"}</td>`;
       tr._t = t;
       return tr;
     }
-    // Emergencies jump to the top of the queue, the soonest clock first.
+    // Emergencies jump to the top of the page, the soonest clock first.
     function pinEmergencies() {
       const ems = [...tbody.querySelectorAll("tr[data-emergency]")].sort((a, b) =>
         String(a._t.emergency.clock_due_at).localeCompare(String(b._t.emergency.clock_due_at)));
       ems.reverse().forEach((tr) => tbody.prepend(tr));
     }
-    async function load() {
-      const q = filter.value ? "?status=" + encodeURIComponent(filter.value) : "";
-      const d = await api("GET", "/tickets" + q);
-      tbody.innerHTML = ""; d.items.forEach((t) => tbody.appendChild(row(t))); pinEmergencies();
-      $("#pager").textContent = `共 ${d.total} 件`;
+    function params() {
+      const p = new URLSearchParams();
+      new FormData(form).forEach((v, k) => { if (String(v).trim() !== "") p.set(k, String(v).trim()); });
+      p.set("page", page);
+      return p;
     }
-    filter.addEventListener("change", load);
+    // The list is the server's: every change (a filter, a page, a live
+    // notice) asks for the page again, so the rows and "共 N 件" agree.
+    async function load(flashId) {
+      const my = ++seq;
+      let d;
+      try { d = await api("GET", "/tickets?" + params()); }
+      catch (e) {
+        if (my !== seq) return;
+        const f = e.data && e.data.error && e.data.error.fields;
+        $("#list-error").textContent = e.message + (f ? "" : ""); $("#list-error").hidden = false; return;
+      }
+      if (my !== seq) return;
+      $("#list-error").hidden = true;
+      if (d.items.length === 0 && d.total > 0 && page > 1) { page = d.pages; return load(); }
+      total = d.total; pages = d.pages;
+      tbody.innerHTML = "";
+      if (!d.items.length) emptyRow(tbody, cols, form.q.value.trim() ? "没有找到匹配的工单" : "暂无工单");
+      d.items.forEach((t) => tbody.appendChild(row(t))); pinEmergencies();
+      $("#pager").textContent = `共 ${d.total} 件`;
+      $("#page-info").textContent = `第 ${d.page} / ${d.pages} 页`;
+      $("#page-prev").disabled = d.page <= 1; $("#page-next").disabled = d.page >= d.pages;
+      tbody.dataset.loaded = String(seq);
+      if (flashId) { const tr = tbody.querySelector(`tr[data-id="${flashId}"]`); if (tr) { tr.classList.add("flash"); setTimeout(() => tr.classList.remove("flash"), 1500); } }
+      syncBulk();
+    }
+    form.addEventListener("submit", (ev) => { ev.preventDefault(); page = 1; load(); });
+    form.addEventListener("change", (ev) => { if (ev.target.name !== "q") { page = 1; load(); } });
+    form.addEventListener("reset", () => setTimeout(() => { page = 1; load(); }, 0));
+    let typing = null;
+    form.q.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => { page = 1; load(); }, 350); });
+    $("#page-prev").addEventListener("click", () => { if (page > 1) { page--; load(); } });
+    $("#page-next").addEventListener("click", () => { if (page < pages) { page++; load(); } });
+    $("#page-jump").addEventListener("change", (ev) => {
+      const n = Math.floor(Number(ev.target.value));
+      if (n >= 1) { page = Math.min(n, pages); ev.target.value = ""; load(); }
+    });
+    // Filter choices from the API: the units one may see, the categories.
+    if ($("#unit-filter")) api("GET", "/units").then((d) => {
+      d.items.filter((u) => !u.kind.endsWith("platform")).forEach((u) => {
+        const o = document.createElement("option"); o.value = u.id; o.textContent = u.name; $("#unit-filter").appendChild(o); });
+    }).catch(() => {});
+    api("GET", "/categories").then((d) => {
+      d.items.filter((c) => c.level <= 2).forEach((c) => {
+        const o = document.createElement("option"); o.value = c.code; o.textContent = (c.level === 2 ? "　" : "") + c.full_name; $("#category-filter").appendChild(o); });
+    }).catch(() => {});
     load();
+
+    // Bulk 签收: each selected ticket through the ordinary action, one by
+    // one, each with its own result (a ticket another person signed for in
+    // the meantime fails alone).
+    function syncBulk() {
+      const btn = $("#bulk-sign"); if (!btn) return;
+      $("#bulk-count").textContent = selected.size; btn.disabled = selected.size === 0;
+    }
+    if (dept) {
+      tbody.addEventListener("change", (ev) => {
+        if (!ev.target.classList.contains("pick")) return;
+        const t = ev.target.closest("tr")._t;
+        if (ev.target.checked) selected.add(t.id); else selected.delete(t.id);
+        syncBulk();
+      });
+      $("#select-all").addEventListener("change", (ev) => {
+        tbody.querySelectorAll("input.pick").forEach((c) => { c.checked = ev.target.checked; const id = c.closest("tr")._t.id; if (c.checked) selected.add(id); else selected.delete(id); });
+        syncBulk();
+      });
+      $("#bulk-sign").addEventListener("click", async () => {
+        const btn = $("#bulk-sign"), out = $("#bulk-result"); btn.disabled = true; out.innerHTML = "";
+        const rows = new Map([...tbody.querySelectorAll("tr")].filter((tr) => tr._t).map((tr) => [tr._t.id, tr._t]));
+        let ok = 0, failed = 0;
+        for (const id of [...selected]) {
+          const t = rows.get(id) || {id, number: "#" + id, version: undefined};
+          const li = document.createElement("li"); li.dataset.id = id;
+          try {
+            await api("POST", `/tickets/${id}/actions/sign_for`, t.version !== undefined ? {expected_version: t.version} : {});
+            li.className = "ok"; li.textContent = `${t.number}：已签收`; ok++;
+          } catch (e) { li.className = "error"; li.textContent = `${t.number}：签收失败，${e.message}`; failed++; }
+          out.appendChild(li); selected.delete(id);
+        }
+        toast(`批量签收：成功 ${ok} 件${failed ? `，失败 ${failed} 件` : ""}`, failed ? "error" : "ok");
+        $("#select-all").checked = false; syncBulk(); load();
+      });
+    }
+
     socket.on("sla.warning", (msg) => toast(`临期预警：${msg.ticket.number} ${msg.stage === "sign" ? "签收" : "办结"}时限将至（${fmt(msg.due_at)}）`, "error"));
     // Countdowns tick every 30 s without a reload.
     setInterval(() => tbody.querySelectorAll("tr").forEach((tr) => { if (tr._t) tr.replaceWith(Object.assign(row(tr._t), {_t: tr._t})); }), 30000);
@@ -237,14 +331,15 @@
           <td>${t.assist.state === "pending" ? countdown(t.assist.due_at, t.dispatched_at) : esc({given: "已反馈", timed_out: "已超时", withdrawn: "已撤回"}[t.assist.state] || t.assist.state)}</td></tr>`).join("");
       });
     }
+    // Live: a notice about a ticket one may see reloads the page shown
+    // (a burst of notices, once), so the rows and the count follow arrivals.
     onTicketChanged((msg) => {
-      const t = msg.ticket, old = tbody.querySelector(`tr[data-id="${t.id}"]`);
-      const visible = H.role !== "department" || t.responsible_unit_id === H.unitId;
-      if (!visible || (filter.value && filter.value !== t.status)) { if (old) old.remove(); return; }
-      const tr = row(t); tr.classList.add("flash");
-      if (old) old.replaceWith(tr); else { tbody.prepend(tr); toast(`${t.emergency ? "紧急" : "新"}工单 ${t.number}：${t.subject}`, t.emergency ? "error" : "info"); }
-      pinEmergencies();
-      setTimeout(() => tr.classList.remove("flash"), 1500);
+      const t = msg.ticket;
+      if (dept && t.responsible_unit_id !== H.unitId) return;
+      const known = tbody.querySelector(`tr[data-id="${t.id}"]`);
+      if (!known && msg.event && ["accept", "dispatch", "forward", "reassign", "uphold_return", "redo"].includes(msg.event.action))
+        toast(`${t.emergency ? "紧急" : "新"}工单 ${t.number}：${t.subject}`, t.emergency ? "error" : "info");
+      clearTimeout(reloadTimer); reloadTimer = setTimeout(() => load(t.id), 300);
     });
   }
 
@@ -347,11 +442,12 @@
           <td>${locked ? '<span class="muted">待协调员审核</span>' : `<button type="button" data-do="uphold_return">同意并改派</button><button type="button" data-do="reject_return">驳回</button>`}</td>`;
         tr._t = t; rt.appendChild(tr);
       });
-      if (!d.low_confidence.length) emptyRow(lt, 6, "暂无待人工派单工单"); else lt.innerHTML = "";
+      if (!d.low_confidence.length) emptyRow(lt, 8, "暂无待人工派单工单"); else lt.innerHTML = "";
       d.low_confidence.forEach((t) => {
         const tr = document.createElement("tr");
         if (t.emergency) tr.classList.add("emergency-row");
-        tr.innerHTML = `<td>${link(t)}</td><td>${t.emergency ? '<strong class="em-tag">紧急</strong> ' : ""}${esc(t.subject)}</td><td>${esc(t.category || "未能判断")}</td>
+        tr.innerHTML = `<td>${link(t)}</td><td>${t.emergency ? '<strong class="em-tag">紧急</strong> ' : ""}${esc(t.subject)}</td>
+          <td class="u-${esc(t.urgency)}">${esc(H.urgencies[t.urgency] || t.urgency)}</td><td class="waited" title="${esc(fmt(t.created_at))}">${waited(t.created_at)}</td><td>${esc(t.category || "未能判断")}</td>
           <td>${t.category_confidence == null ? "—" : Math.round(t.category_confidence * 100) + "%"}</td><td>${esc(t.platform)}</td><td><a href="/tickets/${t.id}">派单</a></td>`;
         lt.appendChild(tr);
       });

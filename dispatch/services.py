@@ -31,6 +31,7 @@ from dispatch import clocks, duplicates, events, knowledge, rooms, routing
 from dispatch.access import Actor, can_see
 from dispatch.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from dispatch.hooks import Hook
+from dispatch import search  # noqa: F401  (its mapper events keep every ticket's search words in step)
 from dispatch.ticket_json import event_summary, summary  # noqa: F401  (kept importable as dispatch.services.summary)
 from dispatch.workflow import CALLBACK_TRIES, OPEN, SATISFACTION, THIRD_RETURN, THIRD_RETURN_REVIEWERS, transition
 from models import (Assignment, CallbackTask, Category, Database, ExtensionRequest, LabelCorrection, RoutingRule,

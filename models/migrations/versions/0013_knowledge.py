@@ -1,7 +1,7 @@
 """knowledge base (知识库): entries and their revisions
 
-Revision ID: 0012_knowledge
-Revises: 0011_security
+Revision ID: 0013_knowledge
+Revises: 0012_ticket_search
 Create Date: 2026-11-30 05:10:26.858337
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import models.base
 
 
-revision = '0012_knowledge'
-down_revision = '0011_security'
+revision = '0013_knowledge'
+down_revision = '0012_ticket_search'
 branch_labels = None
 depends_on = None
 

@@ -41,7 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.append(str(ROOT / "bench"))  # after the project: bench/classifier.py must not shadow the package
 
 import generate  # noqa: E402  (bench/generate.py; also sets HOTLINE_DATA_DIR if needed)
 from sqlalchemy import func, select, text  # noqa: E402

@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.append(str(ROOT / "bench"))  # after the project: bench/classifier.py must not shadow the package
 
 import generate  # noqa: E402
 
@@ -83,7 +83,7 @@ def build(url: str, n: int, n_texts: int = 2000, seed: int = 12345, log=print) -
 # Departments and districts of the city (the seed's units), the open share
 # growing towards now, due times by urgency.
 INSERT = """
-WITH units AS (
+WITH picks AS (
     SELECT array_agg(u.id ORDER BY u.id) AS ids FROM units u
     JOIN units p ON p.id = u.parent_id AND p.code = 'gy12345'
     WHERE u.kind IN ('department', 'district')
@@ -134,7 +134,7 @@ SELECT s.i, to_char(s.created AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || lpad(
        CASE WHEN s.status NOT IN ('accepted', 'dispatched', 'cancelled') THEN s.created + interval '3 hours' END,
        CASE WHEN s.status IN ('closed', 'archived') THEN s.created + s.limit_ * 0.6 END,
        '', 0, '', '{}', s.created, s.created, 1, x.words
-FROM s CROSS JOIN units u CROSS JOIN city JOIN bench_texts x ON x.id = s.text_id
+FROM s CROSS JOIN picks u CROSS JOIN city JOIN bench_texts x ON x.id = s.text_id
 """
 
 

@@ -91,7 +91,7 @@ WITH picks AS (
 g AS (
     SELECT i, random() AS r_age, random() AS r_status, random() AS r_urg, random() AS r_unit,
            random() AS r_chan, (random() * 1e9)::bigint AS r_phone, random() AS r_name,
-           (i * 7919) %% %(ntexts)s AS text_id
+           (i::bigint * 7919) %% %(ntexts)s AS text_id
     FROM generate_series(%(lo)s::int, %(hi)s::int) AS i
 ), t AS (
     SELECT g.*, now() - (power(g.r_age, 0.8) * interval '365 days') AS created,

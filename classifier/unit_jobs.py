@@ -214,6 +214,16 @@ def retrain_units(database_url: str | None = None, fast: bool = False, tolerance
         db.dispose()
 
 
+def nightly_retrain_units(min_hours: float = 20.0) -> dict | None:
+    """Zero-argument entry for the periodic runner: retrain the unit router
+    from DATABASE_URL unless a unit retrain was registered in the last
+    ``min_hours`` (one run a day, as for the topic model)."""
+    from classifier.jobs import due_for_retrain
+
+    url = due_for_retrain("units", "unit retrain:%", min_hours)
+    return retrain_units(url) if url else None
+
+
 def enqueue_retrain_units(connection, database_url: str, **kwargs):
     from rq import Queue
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from classifier.jobs import nightly_retrain
+from classifier.unit_jobs import nightly_retrain_units
 from dispatch import figures, jobs, sweeps
 from dispatch.hooks import Hook
 from dispatch.periodic import PeriodicJob
@@ -89,6 +90,10 @@ def periodic_jobs() -> tuple[PeriodicJob, ...]:
         # Nightly retraining from people's corrections, at 03:00 Beijing time
         # (19:00 UTC), only with Redis: admins retrain on demand otherwise.
         PeriodicJob("classifier-nightly-retrain", nightly_retrain, cron="0 19 * * *", timeout=3600,
+                    queue=jobs.QUEUE_TRAINING, in_process=False),
+        # ... and the unit router from confirmed history and upheld returns,
+        # an hour later (the two share the training queue and its one worker).
+        PeriodicJob("unit-router-nightly-retrain", nightly_retrain_units, cron="0 20 * * *", timeout=3600,
                     queue=jobs.QUEUE_TRAINING, in_process=False),
     )
 

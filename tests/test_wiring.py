@@ -128,7 +128,8 @@ def test_web_worker_and_cli_have_the_same_hooks_peers_and_jobs(seeded_db, databa
     assert {"transfer_to_110", "push_to_governance"} <= set(from_cli["actions"])
     assert set(from_cli["peers"]) == {"police110", "governance", "telephony"}
     assert {j["name"] for j in from_cli["periodic"]} >= {"sla_sweep", "outbox-sweep", "figures-ledger",
-                                                         "classifier-nightly-retrain"}
+                                                         "classifier-nightly-retrain",
+                                                         "unit-router-nightly-retrain"}
 
 
 def test_the_import_time_decorator_is_gone():

@@ -15,6 +15,7 @@ from models.integrations import Linkage, Call, LINKAGE_STATES
 from models.audit import AuditEvent
 from models.lexicon import LexiconEntry
 from models.knowledge import KnowledgeEntry, KnowledgeRevision
+from models.templates import ReplyTemplate
 
 __all__ = [
     "Base", "Database", "utcnow",
@@ -28,5 +29,5 @@ __all__ = [
     "Linkage", "Call", "LINKAGE_STATES",
     "AuditEvent",
     "LexiconEntry",
-    "KnowledgeEntry", "KnowledgeRevision",
+    "KnowledgeEntry", "KnowledgeRevision", "ReplyTemplate",
 ]

@@ -141,3 +141,17 @@ def test_the_printable_ticket_shows_the_answer_and_the_entry_in_beijing_time(cli
     html = r.get_data(as_text=True)
     assert t["number"] in html and "北京时间" in html and f"知识库条目 #{e.id}" in html and "<script>" not in html
     assert client.get("/tickets/999999/print").status_code == 404
+
+
+def test_quick_reply_templates_are_each_units_own(client, seeded_db):
+    rsj, cgj = bearer(seeded_db, "gy_rsj"), bearer(seeded_db, "gy_cgj")
+    r = client.post("/api/v1/reply-templates", headers=rsj, json={"title": "欠薪已立案", "text": "您反映的欠薪问题已立案调查。"})
+    assert r.status_code == 201
+    tid = r.get_json()["id"]
+    assert [t["title"] for t in client.get("/api/v1/reply-templates", headers=rsj).get_json()["items"]] == ["欠薪已立案"]
+    assert client.get("/api/v1/reply-templates", headers=cgj).get_json()["items"] == []
+    assert client.post(f"/api/v1/reply-templates/{tid}/disable", headers=cgj).status_code == 404
+    bad = client.post("/api/v1/reply-templates", headers=rsj, json={"title": "", "text": "x"})
+    assert bad.status_code == 422 and "标题" in bad.get_json()["error"]["message"]
+    assert client.post(f"/api/v1/reply-templates/{tid}/disable", headers=rsj).status_code == 200
+    assert client.get("/api/v1/reply-templates", headers=rsj).get_json()["items"] == []

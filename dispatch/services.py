@@ -27,10 +27,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from dispatch import clocks, duplicates, events, rooms, routing
+from dispatch import clocks, duplicates, events, knowledge, rooms, routing
 from dispatch.access import Actor, can_see
 from dispatch.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from dispatch.hooks import Hook
+from dispatch import search  # noqa: F401  (its mapper events keep every ticket's search words in step)
 from dispatch.ticket_json import event_summary, summary  # noqa: F401  (kept importable as dispatch.services.summary)
 from dispatch.workflow import CALLBACK_TRIES, OPEN, SATISFACTION, THIRD_RETURN, THIRD_RETURN_REVIEWERS, transition
 from models import (Assignment, CallbackTask, Category, Database, ExtensionRequest, LabelCorrection, RoutingRule,
@@ -59,6 +60,9 @@ class IntakeData:
     call_id: str | None = None
     transcript: str = ""
     extra: dict = field(default_factory=dict)
+    # Keep the ticket with the agent (no automatic dispatch): it is about
+    # to be answered directly (直办) from the knowledge base.
+    hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -307,7 +311,7 @@ class TicketService:
                                                   payload={"unit": unit.code, "from_platform_id": platform.id},
                                                   charged=platform.id))
                     unit, chosen = routing.route(s, unit, sug.category, sug.division_code).unit, False
-                auto = not sug.abstain and not unit.is_platform
+                auto = not sug.abstain and not unit.is_platform and not data.hold
                 chosen = chosen and not unit.is_platform
                 if auto or chosen:
                     before = holder(t)
@@ -650,11 +654,13 @@ class TicketService:
 
     def _on_direct_answer(self, c):
         t = c.t
+        # The knowledge-base entry answered from, when one was (its id and version).
+        cited = knowledge.cited(c.s, c.p["knowledge_id"]) if c.p.get("knowledge_id") is not None else {}
         t.reply_text = _text_field(c.p, "reply_text")
         t.replied_at = t.closed_at = c.now
         t.needs_review = False
         self._callback_task(c)
-        return {"reply_text": t.reply_text}
+        return {"reply_text": t.reply_text, **cited}
 
     def _on_merge(self, c):
         t = c.t

@@ -7,9 +7,9 @@ from dataclasses import asdict
 from flask import Blueprint, Flask, jsonify, request
 from sqlalchemy import func, select
 
+from dispatch import search
 from dispatch.access import visible_clause
 from dispatch.errors import Invalid, NotFound
-from dispatch.services import IntakeData
 from dispatch.ticket_json import event_summary, summary
 from dispatch.workflow import describe
 from hotline.auth import api_auth, csrf, current_actor, needs
@@ -18,7 +18,7 @@ from hotline.schemas import ActionIn, SuggestIn, TicketIn, parse
 from dispatch.ticket_json import event_json, referenced_tickets, ticket_json
 from hotline.services import db, tickets
 from integrations import emergency
-from models import STATUSES, Category, Ticket, TicketEvent, Unit
+from models import STATUSES, Category, Ticket, TicketEvent, Unit, utcnow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PER_PAGE_MAX = 100
@@ -33,11 +33,7 @@ def create_ticket():
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (1 <= len(key) <= 100):
         raise Invalid("Idempotency-Key 长度应为 1–100", {"Idempotency-Key": "1..100 characters"})
-    data = IntakeData(channel=body.channel, description=body.description, caller_name=body.caller.name,
-                      caller_phone=body.caller.phone, address=body.address, subject=body.subject,
-                      urgency=body.urgency, request_type=body.request_type, confidential=body.confidential,
-                      category=body.category, unit_id=body.unit_id, call_id=body.call_id,
-                      transcript=body.transcript)
+    data = body.intake()
     d = body.emergency_dismissal
     data = emergency.screen_intake(data, emergency.Dismissal(d.reason, d.kind) if d else None)
     actor = current_actor()
@@ -50,27 +46,15 @@ def create_ticket():
 @api_auth
 @needs("tickets.read")
 def list_tickets():
+    """Tickets the reader may see: search (q: number, phone or its last four
+    digits, caller name, words), filters, sort, one page, and the total."""
     actor = current_actor()
-    q = select(Ticket).where(visible_clause(actor))
-    status = request.args.get("status")
-    if status:
-        bad = [x for x in status.split(",") if x not in STATUSES]
-        if bad:
-            raise Invalid("未知状态", {"status": f"unknown: {','.join(bad)}"})
-        q = q.where(Ticket.status.in_(status.split(",")))
-    unit = request.args.get("unit")
-    if unit:
-        q = q.where(Ticket.responsible_unit_id == _int_arg("unit", unit))
-    if request.args.get("needs_review") in ("1", "true"):
-        q = q.where(Ticket.needs_review.is_(True))
-    page = _int_arg("page", request.args.get("page", "1"), lo=1, hi=MAX_PAGE)
-    per_page = _int_arg("per_page", request.args.get("per_page", "20"), lo=1, hi=PER_PAGE_MAX)
+    lq = search.list_args(request.args)
     with db().session() as s:
-        total = s.scalar(select(func.count()).select_from(q.subquery()))
-        rows = s.scalars(q.order_by(Ticket.created_at.desc(), Ticket.id.desc())
-                         .offset((page - 1) * per_page).limit(per_page)).all()
-        items = [ticket_json(t, actor) for t in rows]
-    return jsonify({"items": items, "page": page, "per_page": per_page, "total": total})
+        found = search.find(s, actor, lq, utcnow())
+        items = [ticket_json(t, actor) for t in found.items]
+    return jsonify({"items": items, "page": found.page, "per_page": found.per_page, "total": found.total,
+                    "pages": found.pages, "sort": lq.sort})
 
 
 @bp.get("/tickets/<int:ticket_id>")
@@ -276,7 +260,7 @@ from pydantic import Field  # noqa: E402
 
 from dispatch import board, clocks, duplicates  # noqa: E402
 from hotline.schemas import Strict  # noqa: E402
-from models import Assignment, SlaClock, utcnow  # noqa: E402
+from models import Assignment, SlaClock  # noqa: E402
 
 
 class DuplicatesIn(Strict):

@@ -2,7 +2,7 @@
 clock (models.SlaClock).
 
 Each clock gets rq jobs at its exact warning and due moments
-(:func:`schedule`, called after commit by dispatch.services); the periodic
+(:func:`schedule`, called after commit by dispatch.tickets); the periodic
 :func:`sweep` (hotline/wiring.py lists it) is the safety net for a lost job, a Redis that
 was down, or the embedded default (no rq: the sweep is the only timer).
 Both end in :func:`check_clock`, which is idempotent: the service refuses a

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from dispatch.access import visible_clause
 from dispatch.errors import Invalid, NotFound
-from dispatch.services import IntakeData
+from dispatch.intake import IntakeData
 from dispatch.ticket_json import event_summary, summary
 from dispatch.workflow import describe
 from hotline.auth import api_auth, csrf, current_actor, needs
@@ -134,7 +134,7 @@ def ticket_routing(ticket_id: int):
     """The intake's routing suggestion for a ticket, and every unit of the
     platform ordered by the router's score (the dispatcher's manual form:
     the suggested unit first and preselected, then the rest by score)."""
-    from dispatch.services import unit_label
+    from dispatch.intake import unit_label
 
     actor = current_actor()
     if not actor.on_platform:

@@ -31,7 +31,7 @@ from werkzeug.exceptions import HTTPException
 
 from dispatch.access import Actor
 from dispatch.errors import DomainError
-from dispatch.services import IntakeData
+from dispatch.intake import IntakeData
 from dispatch.capabilities import can
 from dispatch.workflow import OPEN
 from hotline.auth import csrf, hash_token, token_is_live

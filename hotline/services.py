@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
-from dispatch.services import TicketService
+from dispatch.tickets import TicketService
 from models import Database
 
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dispatch.errors import DomainError
-from dispatch.services import TicketService
+from dispatch.tickets import TicketService
 from dispatch.workflow import TRANSITIONS
 from hotline import wiring
 from models import OutboxMessage, TicketEvent
@@ -38,7 +38,7 @@ def test_importing_the_domain_and_the_adapters_loads_no_flask():
     out = subprocess.run([sys.executable, "-c", IMPORT_ALL], cwd=ROOT, capture_output=True, text=True,
                          check=True, env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"})
     got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert "dispatch.services" in got["imported"] and "integrations.police110" in got["imported"]
+    assert "dispatch.tickets" in got["imported"] and "integrations.police110" in got["imported"]
     web = [m for m in got["loaded"] if m.split(".")[0] in ("flask", "flask_socketio", "flask_wtf", "alembic")
            or m in ("hotline.app", "hotline.config")]
     assert web == [], f"web modules loaded by the domain: {web}"

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from sqlalchemy import select
 
 from dispatch.access import SYSTEM, Actor
-from dispatch.services import TicketService
+from dispatch.tickets import TicketService
 from hotline import wiring
 from models import Database, Ticket, Unit, User, utcnow
 from runtime.settings import Settings

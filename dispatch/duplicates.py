@@ -84,6 +84,17 @@ def area_of(code: str | None) -> str:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """A ticket being taken, not saved yet: what ``candidates`` reads of it."""
+    caller_phone: str
+    division_code: str
+    category_id: int | None
+    subject: str
+    description: str
+    id: int = -1
+
+
+@dataclass(frozen=True)
 class Scan:
     """Similar tickets since ``since``, best first: scored once per intake,
     read by both ``candidates`` and ``hot_event``."""

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dispatch import clocks, duplicates, routing
+from dispatch import clocks, duplicates, places, routing
 from dispatch.access import Actor
 from dispatch.actions.dispatching import assign, dispatchable_unit, find_category, ticket_text, top_level
 from dispatch.change import Change, holder, publish_after_commit, ticket_notices, write_event
@@ -113,7 +113,7 @@ def suggest(svc, session: Session, platform: Unit, description: str, subject: st
     cat = find_category(session, category) if category else None
     if category and cat is None:
         raise Invalid("未知的分类", {"category": f"unknown category {category!r}"})
-    division = clocks.division_of(address, platform.division_code)
+    division = places.division_of(address, platform.division_code)
     if cat is None and svc.unit_router is not None:
         routed = _route_unit(svc, session, platform, description, subject, division, pred)
         if routed is not None:

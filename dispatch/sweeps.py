@@ -17,7 +17,7 @@ import logging
 
 from sqlalchemy import and_, or_, select
 
-from dispatch import jobs
+from runtime import jobs
 from dispatch.access import SYSTEM
 from dispatch.errors import DomainError
 from models import SlaClock, utcnow

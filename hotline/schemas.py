@@ -80,6 +80,18 @@ class SuggestIn(Strict):
         return v
 
 
+class DuplicatesIn(Strict):
+    description: str = Field(min_length=1, max_length=5000)
+    subject: str = Field("", max_length=200)
+    address: str = Field("", max_length=300)
+    category: Optional[str] = Field(None, max_length=300)
+    caller_phone: str = Field("", max_length=32)
+    # From the /suggest answer the client just had: with it, the category
+    # (possibly none) and the place are taken as given and the classifier
+    # is not asked again.
+    division_code: Optional[str] = Field(None, max_length=12, pattern=r"^[0-9]*$")
+
+
 class BadJSON(DomainError):
     status, code = 400, "invalid_json"
 

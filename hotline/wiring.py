@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from classifier.jobs import nightly_retrain
-from dispatch import figures, jobs, sweeps
+from dispatch import figures, sweeps
+from runtime import jobs
 from dispatch.hooks import Hook
-from dispatch.periodic import PeriodicJob
+from runtime.periodic import PeriodicJob
 from dispatch.tickets import TicketService
 from integrations import emergency, governance, outbox, police110, telephony
 from models import Database

@@ -286,6 +286,6 @@ def alarm_unacknowledged(db: Database, now: dt.datetime | None = None) -> list[i
 def sweep() -> int:
     """Periodic job ``emergency-ack-sweep`` (hotline/wiring.py): rq cron
     beside the workers, or in the web process on the embedded default."""
-    from dispatch import jobs
+    from runtime import jobs
 
     return len(alarm_unacknowledged(jobs.database()))

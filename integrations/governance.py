@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch import jobs
+from runtime import jobs
 from dispatch.change import Change
 from dispatch.errors import Conflict, Invalid, NotFound, validate
 from integrations import linkage, outbox

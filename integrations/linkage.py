@@ -151,7 +151,7 @@ def delivery_tracking(peer: str, direction: str, failed_note: str, redriven_note
     with the delivery of its messages: ``failed`` when one is dead-lettered
     (unless the peer's news arrived meanwhile: ``fail_only_in``), back to
     ``redriven_state`` when the peer answers again and it is re-driven."""
-    from dispatch import jobs
+    from runtime import jobs
 
     def dead(msg: dict, info: dict) -> None:
         touch_by_id(jobs.database(), msg["ticket_id"], peer, direction, only_in=fail_only_in, state="failed",

@@ -43,7 +43,7 @@ def service(db: Database, label: str = "劳动和社会保障", confidence: floa
 
 def wire(db: Database, redis_url: str | None = None, **kw) -> TicketService:
     """Install the runtime as an entry point does (job functions use it);
-    undo with ``dispatch.jobs.reset()``."""
+    undo with ``runtime.jobs.reset()``."""
     return wiring.install(runtime(db, redis_url=redis_url, **kw)).tickets
 
 

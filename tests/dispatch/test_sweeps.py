@@ -10,7 +10,8 @@ import time_machine
 from sqlalchemy import select
 
 from dispatch import events as bus
-from dispatch import jobs, sweeps
+from dispatch import sweeps
+from runtime import jobs
 from dispatch.calendar import LOCAL_TZ
 from dispatch.intake import IntakeData
 from models import SlaClock, SupervisionItem, TicketEvent

@@ -17,7 +17,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from dispatch import jobs
+from runtime import jobs
 from dispatch.intake import IntakeData
 from integrations.simulate import Mode, PeerSimulator
 from models import Linkage, OutboxMessage, utcnow

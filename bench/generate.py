@@ -71,7 +71,8 @@ TICKET_COLUMNS = ("id", "number", "channel", "request_type", "caller_name", "cal
                   "suggested_category_id", "needs_review", "platform_id", "responsible_unit_id", "status",
                   "urgency", "sign_due_at", "due_at", "dispatched_at", "signed_at", "replied_at", "closed_at",
                   "reply_text", "return_count", "merged_into_id", "call_id", "transcript", "extra",
-                  "created_by_id", "intake_key", "created_at", "updated_at", "version")
+                  "created_by_id", "intake_key", "created_at", "updated_at", "version", "phone_tail",
+                  "search_text")
 EVENT_COLUMNS = ("id", "ticket_id", "at", "actor_id", "actor_label", "action", "from_status", "to_status",
                  "reason", "payload", "unit_id", "charged_unit_id")
 NULL = "\\N"
@@ -207,6 +208,19 @@ class Generator:
         self.agent = info["staff"]["agent"]
         self.dispatcher = info["staff"]["dispatcher"]
         self.province_agent = info["staff"]["province_agent"]
+        # Search terms (dispatch.search.index_words), cut once per distinct text.
+        self.words: dict[str, list[str]] = {}
+
+    def terms(self, *texts: str) -> str:
+        from dispatch.search import index_words
+
+        out: dict[str, None] = {}
+        for t in texts:
+            w = self.words.get(t)
+            if w is None:
+                w = self.words[t] = index_words(t).split()
+            out.update(dict.fromkeys(w))
+        return esc(" ".join(out))
 
     def ev(self, out, tid, at, who, action, frm, to, reason="", payload="{}", unit=None, charged=None):
         self.event_id += 1
@@ -472,18 +486,22 @@ class Generator:
         local = time.gmtime(created + LOCAL)
         phone = f"1{r.choice('3589')}{r.randrange(10 ** 9):09d}"
         channel = self.channel(r)
+        # (drawn in the order they always were: the same seed makes the same history)
+        request = self.request(r)
+        name = SURNAMES[r.randrange(len(SURNAMES))] + r.choice(("先生", "女士"))
+        confidential = "t" if r.random() < 0.02 else "f"
+        address = f"贵州省贵阳市{dname}某路{r.randint(1, 300)}号"
         opt = lambda v: ts(v) if v is not None else NULL  # noqa: E731
         return "\t".join((
             str(tid), f"{local.tm_year:04d}{local.tm_mon:02d}{local.tm_mday:02d}{tid:07d}", channel,
-            self.request(r), SURNAMES[r.randrange(len(SURNAMES))] + r.choice(("先生", "女士")), phone,
-            "t" if r.random() < 0.02 else "f", subject, description, f"贵州省贵阳市{dname}某路{r.randint(1, 300)}号",
+            request, name, phone, confidential, subject, description, address,
             district, str(cat), f"{conf:.3f}", str(top_id), "t" if st["needs_review"] else "f", str(platform),
             str(st["unit"]) if st["unit"] else NULL, st["status"], urgency,
             opt(st["sign_due"]), opt(st["due"]), opt(st["dispatched"]), opt(st["signed"]), opt(st["replied"]),
             opt(st["closed"]), st["reply"], str(st["returns"]),
             str(st["merged_into"]) if st["merged_into"] else NULL,
             f"call-{tid}" if channel == "phone" else NULL, "", "{}", str(agent[0]), NULL,
-            ts(created), ts(st["last"]), str(st["version"]),
+            ts(created), ts(st["last"]), str(st["version"]), phone[-4:], self.terms(subject, description, address),
         )) + "\n"
 
 

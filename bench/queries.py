@@ -10,6 +10,10 @@ one warm-up:
    20, with the total count, built exactly as hotline/api.py builds it;
 2. the same inbox over all statuses;
 3. the overdue (督办) list of the city platform: dispatch.figures.overdue_tickets;
+3a. the ticket list's pages and searches (dispatch.search.find, as GET
+   /api/v1/tickets runs them: page 1 of 20 and the total): the city's list,
+   a department's 待办 by deadline, the overdue filter, and search by ticket
+   number, whole phone, last four digits, caller name and words;
 4. the monthly figures for the city platform (every unit of its subtree,
    last complete month): dispatch.figures.unit_figures;
 5. the same month for one department.
@@ -121,8 +125,9 @@ def run(url: str, tickets: int, runs: int, reuse: bool) -> int:
     todo = ["dispatched", "handling", "returned"]
     results = []
 
-    def bench(name, fn, stmts):
+    def bench(name, fn, stmts, fill=None):
         ms, samples = timed(fn, runs)
+        name = name.format(**fill) if fill else name
         results.append((name, ms, min(samples), max(samples)))
         print(f"{name:<58} median {ms:7.1f} ms   (min {min(samples):.1f}, max {max(samples):.1f})")
         with db.session() as s:
@@ -147,6 +152,8 @@ def run(url: str, tickets: int, runs: int, reuse: bool) -> int:
     oq = select(Ticket).where(Ticket.status.in_(F.STILL_HANDLED), Ticket.due_at < now, Ticket.platform_id.in_(subtree))
     bench("overdue list, city platform (督办), page 1", overdue,
           [select(func.count()).select_from(oq.subquery()), oq.order_by(Ticket.due_at, Ticket.id).limit(20)])
+
+    search_benches(db, bench, city, dept, now)
 
     report = {}
 
@@ -185,6 +192,49 @@ def run(url: str, tickets: int, runs: int, reuse: bool) -> int:
         print(f"{'OK ' if ms < TARGET_MS else 'SLOW'} {ms:7.1f} ms  {name}")
     db.dispose()
     return 1 if slow else 0
+
+
+def search_benches(db, bench, city, dept, now) -> None:
+    """The ticket list's search and paging (dispatch.search.find, as GET
+    /api/v1/tickets runs it): page 1 of 20 with the total."""
+    from dispatch import search
+    from models import Ticket
+
+    with db.session() as s:
+        sample = s.execute(select(Ticket.number, Ticket.caller_phone, Ticket.caller_name)
+                           .where(Ticket.id == s.scalar(select(func.max(Ticket.id))) // 2)).one()
+        dept_sample = s.execute(select(Ticket.number, Ticket.caller_phone).where(
+            Ticket.responsible_unit_id == dept.unit_id, Ticket.confidential.is_(False)).limit(1)).one()
+    print(f"\nsearch samples: number {sample.number}, phone {sample.caller_phone}, name {sample.caller_name}; "
+          f"department's phone {dept_sample.caller_phone}")
+    cases = [
+        ("list page, city platform, all tickets, newest first", city, {}),
+        ("list page, department to-do by deadline (待办 default)", dept, {"status": "todo", "sort": "due"}),
+        ("list page, city platform, overdue, by deadline", city, {"overdue": "1", "sort": "due"}),
+        ("search number, city platform", city, {"q": sample.number}),
+        ("search whole phone, city platform", city, {"q": sample.caller_phone}),
+        ("search last four, city platform", city, {"q": sample.caller_phone[-4:]}),
+        ("search last four, department", dept, {"q": dept_sample.caller_phone[-4:]}),
+        ("search caller name, city platform", city, {"q": sample.caller_name}),
+        ("search words 噪音扰民, city platform", city, {"q": "噪音扰民"}),
+        ("search words 拖欠工资, department", dept, {"q": "拖欠工资"}),
+        ("search words 物业 停车, city platform", city, {"q": "物业 停车"}),
+        ("search words 公积金, city platform, 2nd page", city, {"q": "公积金", "page": "2"}),
+    ]
+    for label, who, args in cases:
+        lq = search.list_args(args)
+        found = {}
+
+        def find(who=who, lq=lq, found=found):
+            with db.session() as s:
+                page = search.find(s, who, lq, now)
+                found["total"] = page.total
+        with db.session() as s:
+            cond = search.conditions(s, who, lq, now)
+            stmts = [select(func.count(Ticket.id)).where(*cond),
+                     select(Ticket.id).where(*cond).order_by(*search._order(lq.sort)).limit(lq.per_page)
+                     .offset((lq.page - 1) * lq.per_page)]
+        bench(f"{label} (total {{total}})", find, stmts, found)
 
 
 def captured(db, fn) -> list[tuple[str, dict]]:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from dispatch import clock_keeping, clocks, intake, sweeps
+from dispatch import search  # noqa: F401  (its mapper events keep every ticket's search words in step)
 from dispatch.access import Actor, can_see
 from dispatch.actions import HANDLERS
 from dispatch.change import Change, Hook, holder, publish_after_commit, state_of, ticket_notices, write_event

@@ -6,7 +6,7 @@ import datetime as dt
 from flask import Blueprint, Flask, jsonify, request
 from sqlalchemy import func, select
 
-from dispatch import duplicates, places, ticket_reads, work_queues
+from dispatch import duplicates, places, search, ticket_reads, work_queues
 from dispatch.access import visible_clause
 from dispatch.actions.dispatching import find_category
 from dispatch.errors import Invalid, NotFound
@@ -50,27 +50,15 @@ def create_ticket():
 @api_auth
 @needs("tickets.read")
 def list_tickets():
+    """Tickets the reader may see: search (q: number, phone or its last four
+    digits, caller name, words), filters, sort, one page, and the total."""
     actor = current_actor()
-    q = select(Ticket).where(visible_clause(actor))
-    status = request.args.get("status")
-    if status:
-        bad = [x for x in status.split(",") if x not in STATUSES]
-        if bad:
-            raise Invalid("未知状态", {"status": f"unknown: {','.join(bad)}"})
-        q = q.where(Ticket.status.in_(status.split(",")))
-    unit = request.args.get("unit")
-    if unit:
-        q = q.where(Ticket.responsible_unit_id == _int_arg("unit", unit))
-    if request.args.get("needs_review") in ("1", "true"):
-        q = q.where(Ticket.needs_review.is_(True))
-    page = _int_arg("page", request.args.get("page", "1"), lo=1, hi=MAX_PAGE)
-    per_page = _int_arg("per_page", request.args.get("per_page", "20"), lo=1, hi=PER_PAGE_MAX)
+    lq = search.list_args(request.args)
     with db().session() as s:
-        total = s.scalar(select(func.count()).select_from(q.subquery()))
-        rows = s.scalars(q.order_by(Ticket.created_at.desc(), Ticket.id.desc())
-                         .offset((page - 1) * per_page).limit(per_page)).all()
-        items = [ticket_json(t, actor) for t in rows]
-    return jsonify({"items": items, "page": page, "per_page": per_page, "total": total})
+        found = search.find(s, actor, lq, utcnow())
+        items = [ticket_json(t, actor) for t in found.items]
+    return jsonify({"items": items, "page": found.page, "per_page": found.per_page, "total": found.total,
+                    "pages": found.pages, "sort": lq.sort})
 
 
 @bp.get("/tickets/<int:ticket_id>")
@@ -314,5 +302,3 @@ def _int_arg(name: str, raw: str, lo: int | None = None, hi: int | None = DB_INT
 def init_app(app: Flask) -> None:
     csrf.exempt(bp)
     app.register_blueprint(bp)
-
-

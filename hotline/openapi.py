@@ -16,6 +16,7 @@ import re
 from flask import Blueprint, Flask, current_app, jsonify
 from pydantic import BaseModel
 
+from dispatch import search
 from hotline.hardening import DB_INT_MAX
 
 bp = Blueprint("openapi", __name__)
@@ -33,7 +34,8 @@ _FORM = re.compile(r"_form\(\s*\"(\w+)\"")
 _DATE_ARG = re.compile(r"_date_arg\(\s*\"(\w+)\"")
 # Helpers that read query parameters on a view's behalf.
 HELPER_ARGS = {"period_from_args": ("month", "from", "to"), "_unit_arg": ("unit",),
-               "_audit_query": ("from", "to", "action", "result", "actor"), "_report": ("month", "from", "to", "unit")}
+               "_audit_query": ("from", "to", "action", "result", "actor"), "_report": ("month", "from", "to", "unit"),
+               "search.list_args": search.LIST_PARAMS}
 _CONVERTER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 
 

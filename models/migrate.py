@@ -21,6 +21,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 MANAGED_BY_MIGRATIONS = {
     "figure_events", "ix_figure_events_period", "ix_tickets_unit_created", "ix_tickets_open_due",
     "ix_tickets_created_cover", "ix_ticket_events_figures",
+    # word search (0012): PostgreSQL's GIN index, SQLite's FTS5 table and its shadow tables
+    "ix_tickets_search", "ticket_search", "ticket_search_data", "ticket_search_idx", "ticket_search_docsize",
+    "ticket_search_config",
 }
 
 

@@ -45,6 +45,7 @@ class Ticket(Base):
         Index("ix_tickets_unit_status_created", "responsible_unit_id", "status", "created_at"),
         Index("ix_tickets_platform_status_created", "platform_id", "status", "created_at"),
         Index("ix_tickets_status_due", "status", "due_at"),
+        Index("ix_tickets_caller_name", "caller_name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -53,6 +54,8 @@ class Ticket(Base):
     request_type: Mapped[str] = mapped_column(String(16), default="complaint")
     caller_name: Mapped[str] = mapped_column(String(100), default="")
     caller_phone: Mapped[str] = mapped_column(String(32), default="", index=True)
+    # The last four digits of the phone (search by 尾号); filled by dispatch.search.
+    phone_tail: Mapped[str] = mapped_column(String(4), default="", server_default="", index=True)
     confidential: Mapped[bool] = mapped_column(default=False)
     subject: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(Text)
@@ -87,6 +90,9 @@ class Ticket(Base):
     call_id: Mapped[Optional[str]] = mapped_column(String(64), index=True)
     transcript: Mapped[str] = mapped_column(Text, default="")
     extra: Mapped[dict] = mapped_column(default=dict)
+    # jieba's words of subject, description and address, space-separated:
+    # what word search matches (dispatch.search; indexed by migration 0012).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
     # "<user id>:<Idempotency-Key>" so a retried intake returns the same ticket.

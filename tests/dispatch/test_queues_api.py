@@ -171,6 +171,6 @@ def test_duplicates_with_the_suggestion_does_not_classify_the_text_again(app, cl
         assert [d["ticket_id"] for d in r.get_json()["items"]] == [first["id"]] and len(calls) > len(ran)
         bad = client.post("/api/v1/duplicates", json={"description": "x", "category": "没有这个分类",
                                                       "division_code": "520102"}, headers=agent)
-        assert bad.status_code == 422 and bad.get_json()["fields"]["category"]
+        assert bad.status_code == 422 and bad.get_json()["error"]["fields"]["category"]
     finally:
         svc.predictor, svc.unit_router = predictor, router

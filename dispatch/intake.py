@@ -47,6 +47,9 @@ class IntakeData:
     call_id: str | None = None
     transcript: str = ""
     extra: dict = field(default_factory=dict)
+    # Keep the ticket with the agent (no automatic dispatch): it is about
+    # to be answered directly (直办) from the knowledge base.
+    hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -263,7 +266,7 @@ def create_ticket(svc, actor: Actor, data: IntakeData, idempotency_key: str | No
                                               payload={"unit": unit.code, "from_platform_id": platform.id},
                                               charged=platform.id))
                 unit, chosen = routing.route(s, unit, sug.category, sug.division_code).unit, False
-            auto = not sug.abstain and not unit.is_platform
+            auto = not sug.abstain and not unit.is_platform and not data.hold
             chosen = chosen and not unit.is_platform
             if auto or chosen:
                 before = holder(t)

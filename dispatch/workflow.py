@@ -61,7 +61,7 @@ callback_no_answer {attempts}
 callback        {satisfaction, note, attempts}  satisfied | basically_satisfied | unreachable
 redo            {satisfaction: "unsatisfied", note, round, unit}
 merge           {into, into_id}   and on the lead: absorb {from, from_id, clock_started_at}
-direct_answer   {reply_text}
+direct_answer   {reply_text} (+ knowledge_id, knowledge_version, knowledge_question: the 知识库 entry cited)
 cancel          {}
 sla_warning / sla_overdue  {clock_id, stage, due_at}  (system; overdue raises a 督办 item)
 recompute_dues  {year, before: {sign_due_at, due_at, due_state}, after: {…}}  (system, calendar import)

@@ -143,7 +143,22 @@ def list_models():
         pending = s.scalar(select(func.count()).select_from(LabelCorrection)
                            .where(LabelCorrection.used_in_version.is_(None)))
         total = s.scalar(select(func.count()).select_from(LabelCorrection))
-    return jsonify({"items": versions, "corrections": {"total": total, "unused": pending}})
+    return jsonify({"items": versions, "corrections": {"total": total, "unused": pending}, "serving": _serving()})
+
+
+def _serving() -> list[dict]:
+    """The models this process answers with (a built-in default serves
+    while the registry has no active version of its kind)."""
+    from classifier import get_predictor, units
+
+    out = []
+    for kind, get in (("topic", get_predictor), ("units", units.get_router)):
+        try:
+            out.append({"kind": kind, "version": getattr(get(), "version", "")})
+        except Exception:  # a model that cannot load is shown as such, the page still works
+            log.exception("model %s could not be loaded", kind)
+            out.append({"kind": kind, "version": None})
+    return out
 
 
 @api.post("/models/<version>/activate")

@@ -10,7 +10,6 @@ from dispatch import duplicates, places, search, ticket_reads, work_queues
 from dispatch.access import visible_clause
 from dispatch.actions.dispatching import find_category
 from dispatch.errors import Invalid, NotFound
-from dispatch.intake import IntakeData
 from dispatch.ticket_json import event_json, event_summary, referenced_tickets, summary, ticket_json
 from dispatch.workflow import describe
 from hotline.auth import api_auth, csrf, current_actor, needs
@@ -33,11 +32,7 @@ def create_ticket():
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (1 <= len(key) <= 100):
         raise Invalid("Idempotency-Key 长度应为 1–100", {"Idempotency-Key": "1..100 characters"})
-    data = IntakeData(channel=body.channel, description=body.description, caller_name=body.caller.name,
-                      caller_phone=body.caller.phone, address=body.address, subject=body.subject,
-                      urgency=body.urgency, request_type=body.request_type, confidential=body.confidential,
-                      category=body.category, unit_id=body.unit_id, call_id=body.call_id,
-                      transcript=body.transcript)
+    data = body.intake()
     d = body.emergency_dismissal
     data = emergency.screen_intake(data, emergency.Dismissal(d.reason, d.kind) if d else None)
     actor = current_actor()

@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     from hotline import (account, admin, api, auth, console, current, dbretry, emergencies, errors, figures_views,
                          hardening, open311, openapi, realtime, security_admin, webhooks, wiring)
+    from hotline import intake_api, knowledge_api, print_view, reply_templates
 
     hardening.init_app(app)  # first: its bounded <int:…> converter must exist before any route
     runtime = wiring.boot(settings)
@@ -40,6 +41,10 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     dbretry.init_app(app)
     auth.init_app(app)
     api.init_app(app)
+    knowledge_api.init_app(app)
+    intake_api.init_app(app)
+    print_view.init_app(app)
+    reply_templates.init_app(app)
     console.init_app(app)
     realtime.init_app(app)
     webhooks.init_app(app)

@@ -42,6 +42,16 @@ class TicketIn(Strict):
     # The agent waved the emergency banner away: why (recorded on the ticket).
     emergency_dismissal: Optional["EmergencyDismissalIn"] = None
 
+    def intake(self, hold: bool = False):
+        """The service's IntakeData for this body."""
+        from dispatch.intake import IntakeData
+
+        return IntakeData(channel=self.channel, description=self.description, caller_name=self.caller.name,
+                          caller_phone=self.caller.phone, address=self.address, subject=self.subject,
+                          urgency=self.urgency, request_type=self.request_type, confidential=self.confidential,
+                          category=self.category, unit_id=self.unit_id, call_id=self.call_id,
+                          transcript=self.transcript, hold=hold)
+
 
 class EmergencyDismissalIn(Strict):
     reason: str = Field(min_length=1, max_length=500)
@@ -64,6 +74,8 @@ class ActionIn(Strict):
     # Co-handling (协办) units at dispatch; the corrected category when a return is upheld.
     assist_unit_ids: Optional[list[DbInt]] = Field(None, max_length=10)
     category: Optional[str] = Field(None, max_length=300)
+    # 直办 from the knowledge base: the entry answered from.
+    knowledge_id: Optional[DbInt] = None
 
 
 class SuggestIn(Strict):

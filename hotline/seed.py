@@ -197,6 +197,9 @@ def seed_demo(db: Database, password: str | None = None) -> list[dict]:
                 s.add(RoutingRule(platform_id=platform.id, category_id=key[1], division_code=division,
                                   unit_id=unit.id, note="兜底" if topic is None else ""))
         load_lexicon(s, cats)
+        # The 知识库 from the government's own replies (data/knowledge).
+        from dispatch.knowledge_build import load_shipped
+        load_shipped(s)
         accounts = [(u, r, n, c) for u, r, n, c in STAFF]
         accounts += [(code, "department", name, code) for code, name, _ in CITY_DEPARTMENTS + PROVINCE_DEPARTMENTS]
         accounts += [(code, "department", f"贵阳市{names.get(div, code)}", code) for div, code, _ in DISTRICTS]

@@ -14,6 +14,8 @@ from models.dispatching import (SlaClock, Assignment, ExtensionRequest, Supervis
 from models.integrations import Linkage, Call, LINKAGE_STATES
 from models.audit import AuditEvent
 from models.lexicon import LexiconEntry
+from models.knowledge import KnowledgeEntry, KnowledgeRevision
+from models.templates import ReplyTemplate
 
 __all__ = [
     "Base", "Database", "utcnow",
@@ -27,4 +29,5 @@ __all__ = [
     "Linkage", "Call", "LINKAGE_STATES",
     "AuditEvent",
     "LexiconEntry",
+    "KnowledgeEntry", "KnowledgeRevision", "ReplyTemplate",
 ]

@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from dispatch import clock_keeping, clocks
+from dispatch import clock_keeping, clocks, knowledge
 from dispatch.actions.callback import callback_task
 from dispatch.actions.extension import tell_due
 from dispatch.actions.merge import answer_merged
@@ -93,11 +93,13 @@ def close(c: Change) -> dict:
 
 def direct_answer(c: Change) -> dict:
     t = c.t
+    # The knowledge-base entry answered from, when one was (its id and version).
+    cited = knowledge.cited(c.s, c.p["knowledge_id"]) if c.p.get("knowledge_id") is not None else {}
     t.reply_text = c.text_param("reply_text")
     t.replied_at = t.closed_at = c.now
     t.needs_review = False
     callback_task(c)
-    return {"reply_text": t.reply_text}
+    return {"reply_text": t.reply_text, **cited}
 
 
 def cancel(c: Change) -> dict:

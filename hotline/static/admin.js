@@ -10,7 +10,11 @@
   async function loadModels() {
     const d = await api("GET", "/admin/models");
     $("#corrections").textContent = `人工纠正样本 ${d.corrections.total} 条，其中 ${d.corrections.unused} 条尚未用于训练。`;
-    $("#models tbody").innerHTML = d.items.map((v) => {
+    // The model that serves, also when it is the built-in default (no registered version active).
+    const builtIn = (d.serving || []).filter((m) => !d.items.some((v) => v.active && v.kind === m.kind && v.version === m.version))
+      .map((m) => `<tr class="serving-default"><td>${esc(m.version || "无法加载")}${m.kind === "units" ? ' <span class="muted">单位路由</span>' : ""} <span class="status s-closed">使用中</span></td>
+        <td colspan="6" class="muted">内置默认模型（随代码发布，未登记到模型库；评估数字见 docs）</td><td></td></tr>`).join("");
+    $("#models tbody").innerHTML = builtIn + d.items.map((v) => {
       // A retrained candidate carries its figures on the fixed evaluation
       // split beside those of the model active when it was trained.
       const m = (v.metrics && v.metrics.holdout) || {}, a = (v.metrics && v.metrics.active_on_holdout) || null;
@@ -21,7 +25,7 @@
         <td>${pct(m.auto_routed_share)}</td><td>${pct(m.auto_routed_accuracy)}</td>
         <td>${esc(v.note)}${dec ? `<br><span class="muted">${dec.activated ? "已自动启用" : "未启用：不优于现用模型"}（${esc(dec.rule)}）</span>` : ""}</td>
         <td>${v.active ? "" : `<button data-activate="${esc(v.version)}">启用</button>`}</td></tr>`;
-    }).join("") || '<tr><td colspan="8" class="muted">尚无登记的模型版本（使用内置默认模型）</td></tr>';
+    }).join("") || (builtIn ? "" : '<tr><td colspan="8" class="muted">尚无登记的模型版本</td></tr>');
   }
   $("#models").addEventListener("click", async (ev) => {
     const v = ev.target.dataset.activate; if (!v) return;

@@ -110,6 +110,12 @@
       ${why}
     </div>`;
   }
+  // Possible repeats of the ticket being taken (POST /duplicates), as intake and the calls page show them.
+  function duplicatesHtml(items) {
+    const why = {same_caller: "同一来电人30日内", similar_text: "同区域同类7日内相似"};
+    return `<div class="dups warn" id="duplicates">可能重复：${items.map((c) =>
+      `<a href="/tickets/${c.ticket_id}" target="_blank">${esc(c.number)}</a>（${esc(why[c.reason] || c.reason)}，相似度 ${Math.round(c.score)}，${esc(H.statuses[c.status] || c.status)}）`).join("；")}</div>`;
+  }
   function initIntake() {
     const form = $("#intake-form"), box = $("#suggestion"), sel = $("#category-select"), unitSel = $("#unit-select");
     api("GET", "/categories").then((d) => {
@@ -146,9 +152,7 @@
                                                       caller_phone: form.caller_phone.value}))
         .then((d) => {
           if (my !== seq || !d || !d.items.length) return;
-          const why = {same_caller: "同一来电人30日内", similar_text: "同区域同类7日内相似"};
-          box.insertAdjacentHTML("beforeend", `<div class="dups warn" id="duplicates">可能重复：${d.items.map((c) =>
-            `<a href="/tickets/${c.ticket_id}" target="_blank">${esc(c.number)}</a>（${esc(why[c.reason] || c.reason)}，相似度 ${Math.round(c.score)}，${esc(H.statuses[c.status] || c.status)}）`).join("；")}</div>`);
+          box.insertAdjacentHTML("beforeend", duplicatesHtml(d.items));
         })
         .catch((e) => { if (my === seq) box.innerHTML = `<p class="error">${esc(e.message)}</p>`; });
     };
@@ -157,8 +161,11 @@
     // The emergency banner (emergency.js) tells the form what it saw: an
     // emergency makes the ticket 紧急; a dismissal travels with it.
     let emergencyState = null;
-    const intake = window.hotlineIntake = {setEmergency(st) { emergencyState = st; }, create: createTicket, onCreated: null};
-    async function createTicket() {
+    const intake = window.hotlineIntake = {setEmergency(st) { emergencyState = st; }, create: createTicket, onCreated: null,
+      form, body: formBody, done: created, check: null, refresh};
+    // What the form says, as POST /tickets takes it (also the knowledge
+    // base's direct answer, intake.js).
+    function formBody() {
       const body = {
         channel: form.channel.value, request_type: form.request_type.value, urgency: form.urgency.value,
         caller: {name: form.caller_name.value, phone: form.caller_phone.value},
@@ -169,20 +176,27 @@
       if (unitSel.value) body.unit_id = Number(unitSel.value);
       if (emergencyState && emergencyState.emergency) body.urgency = "emergency";
       if (emergencyState && emergencyState.dismissed) body.emergency_dismissal = emergencyState.dismissed;
-      const t = await api("POST", "/tickets", body);
-      $("#intake-result").innerHTML = `已生成工单 <a id="new-number" href="/tickets/${t.id}">${esc(t.number)}</a>，${t.emergency ? '<strong class="em-tag">紧急</strong> ' : ""}${t.responsible_unit ? "已派至 " + esc(t.responsible_unit.name) : "待人工派单"}`;
+      return body;
+    }
+    // A ticket made from the form: shown, listed, and the form cleared.
+    function created(t, text) {
+      $("#intake-result").innerHTML = text || `已生成工单 <a id="new-number" href="/tickets/${t.id}">${esc(t.number)}</a>，${t.emergency ? '<strong class="em-tag">紧急</strong> ' : ""}${t.responsible_unit ? "已派至 " + esc(t.responsible_unit.name) : "待人工派单"}`;
       addMine(t); form.reset(); box.innerHTML = ""; emergencyState = null;
       if (intake.onCreated) intake.onCreated(t);
       return t;
     }
+    async function createTicket() {
+      return created(await api("POST", "/tickets", formBody()));
+    }
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
+      if (intake.check && !intake.check()) return;
       const btn = $("#submit-ticket"); btn.disabled = true;
       try {
         await createTicket();
       } catch (e) {
-        const f = e.data && e.data.error && e.data.error.fields;
-        $("#intake-result").innerHTML = `<span class="error">${esc(e.message)}${f ? "：" + esc(Object.entries(f).map(([k, v]) => k + " " + v).join("；")) : ""}</span>`;
+        // The server's message names each field in Chinese.
+        $("#intake-result").innerHTML = `<span class="error" id="intake-error">${esc(e.message)}</span>`;
       } finally { btn.disabled = false; }
     });
     const tbody = $("#my-tickets tbody");
@@ -489,5 +503,5 @@
   if (page === "review") initReview();
   if (page === "board") initBoard();
   if (page === "callbacks") initCallbacks();
-  window.hotlineConsole = {api, onTicketChanged, socket, esc, fmt, suggestionHtml};
+  window.hotlineConsole = {api, onTicketChanged, socket, esc, fmt, suggestionHtml, duplicatesHtml};
 })();

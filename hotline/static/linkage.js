@@ -157,8 +157,13 @@
         const text = form.description.value.trim(); if (!text) return;
         const my = ++seq;
         // The routing suggestion follows the transcript as it streams.
-        C.api("POST", "/suggest", {description: text, address: form.address.value})
+        C.api("POST", "/suggest", {description: text, subject: form.subject.value, address: form.address.value})
           .then((s) => { if (my === seq) $("#call-suggestion").innerHTML = C.suggestionHtml(s); })
+          .catch(() => {});
+        // …and so does the duplicate check, as on 受理登记.
+        C.api("POST", "/duplicates", {description: text.slice(0, 5000), subject: form.subject.value, address: form.address.value,
+          caller_phone: form.caller_phone.validity.patternMismatch ? "" : form.caller_phone.value})
+          .then((d) => { if (my === seq) $("#call-duplicates").innerHTML = d.items.length ? C.duplicatesHtml(d.items) : ""; })
           .catch(() => {});
         const r = await C.api("POST", "/police110/detect", {text});
         const hint = $("#police-hint");
@@ -185,8 +190,9 @@
     C.socket.on("call.ended", (m) => { if (m.call_id === current) { state.textContent = "已挂机"; fill(m.draft); } });
     async function createTicket() {
       const call = form.call_id.value ? await C.api("GET", "/calls/" + encodeURIComponent(form.call_id.value)) : null;
-      const body = {channel: "phone", caller: {name: form.caller_name.value, phone: form.caller_phone.value},
-        address: form.address.value, description: form.description.value};
+      const body = {channel: form.channel.value, request_type: form.request_type.value, urgency: form.urgency.value,
+        caller: {name: form.caller_name.value, phone: form.caller_phone.value}, subject: form.subject.value,
+        address: form.address.value, description: form.description.value, confidential: form.confidential.checked};
       if (call) { body.call_id = call.call_id; body.transcript = call.draft.transcript; }
       if (emergencyState && emergencyState.emergency) body.urgency = "emergency";
       if (emergencyState && emergencyState.dismissed) body.emergency_dismissal = emergencyState.dismissed;
@@ -195,8 +201,24 @@
       created = t;
       return t;
     }
+    // The description's counter and the field checks, as on 受理登记 (never cut silently).
+    const LIMIT = 5000, counter = $("#desc-count");
+    const count = () => { const n = form.description.value.length; counter.textContent = `${n} / ${LIMIT} 字` + (n > LIMIT ? `，超出 ${n - LIMIT} 字` : ""); counter.classList.toggle("over", n > LIMIT); };
+    form.description.addEventListener("input", count);
+    ["subject", "address", "description"].forEach((n) => form[n].addEventListener("input", detect));
+    setInterval(count, 1000);   // the transcript fills the field without input events
+    function problems() {
+      const out = [], d = form.description.value;
+      if (!d.trim()) out.push("诉求内容为必填项");
+      else if (d.length > LIMIT) out.push(`诉求内容不能超过 ${LIMIT} 字（现 ${d.length} 字），请精简后再提交`);
+      if (form.caller_phone.validity.patternMismatch) out.push("联系电话格式不正确（只能填数字、空格和 + - ( )）");
+      return out;
+    }
+    form.addEventListener("keydown", (ev) => { if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); form.requestSubmit(); } });
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
+      const p = problems();
+      if (p.length) { $("#call-result").innerHTML = `<span class="error" id="call-error">${esc(p.join("；"))}</span>`; return; }
       if (created) { $("#call-result").innerHTML = `本次来电已生成工单 <a id="call-ticket" href="/tickets/${created.id}">${esc(created.number)}</a>`; return; }
       try { await createTicket(); } catch (e) { $("#call-result").innerHTML = `<span class="error">${esc(e.message)}</span>`; }
     });

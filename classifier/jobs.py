@@ -23,7 +23,7 @@ import uuid
 log = logging.getLogger(__name__)
 
 TOLERANCE = 0.005
-QUEUE = "training"          # dispatch.jobs.QUEUE_TRAINING
+QUEUE = "training"          # runtime.jobs.QUEUE_TRAINING
 JOB_TIMEOUT = 1800
 
 _SUMMARY_KEYS = ("n", "macro_f1", "accuracy", "per_label", "threshold", "auto_routed_share",
@@ -136,7 +136,7 @@ def retrain(database_url: str | None = None, fast: bool = False, tolerance: floa
 
 
 def nightly_retrain(min_hours: float = 20.0) -> dict | None:
-    """Zero-argument entry for periodic runners (``dispatch.periodic``
+    """Zero-argument entry for periodic runners (``runtime.periodic``
     declares functions by path and calls them without arguments): retrain
     from DATABASE_URL unless a retrained version was registered in the last
     ``min_hours`` — so a runner that fires at every start costs one run a day."""

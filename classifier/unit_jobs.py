@@ -42,7 +42,7 @@ def history(session) -> list[dict]:
     """(text, label, source, ticket_id) examples from tickets and corrections."""
     from sqlalchemy import select
 
-    from dispatch.services import unit_label
+    from dispatch.intake import unit_label
     from models import LabelCorrection, Ticket, TicketEvent, Unit
 
     by_ticket: dict[int, dict] = {}

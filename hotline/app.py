@@ -27,8 +27,8 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     )
     app.json.ensure_ascii = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from hotline import (account, admin, api, auth, console, dbretry, emergencies, errors, figures, hardening, open311,
-                         openapi, realtime, security_admin, services, webhooks, wiring)
+    from hotline import (account, admin, api, auth, console, current, dbretry, emergencies, errors, figures_views,
+                         hardening, open311, openapi, realtime, security_admin, webhooks, wiring)
     from hotline import intake_api, knowledge_api, print_view, reply_templates
 
     hardening.init_app(app)  # first: its bounded <int:…> converter must exist before any route
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     app.extensions["hotline.runtime"] = runtime
     app.extensions["hotline.db"] = runtime.db
     app.extensions["hotline.tickets"] = runtime.tickets
-    services.init_app(app)
+    current.init_app(app)
     errors.init_app(app)
     dbretry.init_app(app)
     auth.init_app(app)
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     realtime.init_app(app)
     webhooks.init_app(app)
     open311.init_app(app)
-    figures.init_app(app)
+    figures_views.init_app(app)
     admin.init_app(app)
     emergencies.init_app(app)
     account.init_app(app)

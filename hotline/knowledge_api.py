@@ -27,7 +27,7 @@ from dispatch.errors import Invalid, NotFound
 from dispatch.ticket_json import ticket_json
 from hotline.auth import api_auth, client_address, csrf, current_actor, needs
 from hotline.schemas import DbInt, Strict, TicketIn, parse
-from hotline.services import db, tickets
+from hotline.current import db, tickets
 from models import KnowledgeEntry, Ticket
 
 bp = Blueprint("knowledge_api", __name__, url_prefix="/api/v1/knowledge")

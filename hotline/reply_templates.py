@@ -15,7 +15,7 @@ from sqlalchemy import select
 from dispatch.errors import NotFound
 from hotline.auth import api_auth, csrf, current_actor, needs
 from hotline.schemas import Strict, parse
-from hotline.services import db
+from hotline.current import db
 from models import ReplyTemplate
 
 bp = Blueprint("reply_templates", __name__, url_prefix="/api/v1/reply-templates")

@@ -1,7 +1,7 @@
 """SQLAlchemy 2.0 typed models and the database session.
 
 Everything that is stored lives here; the only writer of tickets is
-``dispatch.services``.  Import models from this package, not from submodules.
+``dispatch.tickets``.  Import models from this package, not from submodules.
 """
 from models.base import Base, Database, utcnow
 from models.units import Unit, User, ApiToken, UserSession, UNIT_KINDS, ROLES, PLATFORM_KINDS

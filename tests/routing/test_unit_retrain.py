@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from classifier import registry, unit_jobs, units
-from dispatch.services import unit_label
+from dispatch.intake import unit_label
 from models import LabelCorrection, ModelVersion, Ticket, TicketEvent
 from tests.dispatch import factories as f
 

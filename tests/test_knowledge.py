@@ -18,6 +18,12 @@ def _entry(db, like: str) -> KnowledgeEntry:
                          .order_by(KnowledgeEntry.id)).first()
 
 
+def _unit_id(db, code: str) -> int:
+    from tests.helpers import unit
+
+    return unit(db, code).id
+
+
 def test_search_finds_the_entry_for_a_question_in_other_words(client, seeded_db):
     agent = bearer(seeded_db, "agent")
     r = client.get("/api/v1/knowledge", query_string={"q": PENSION}, headers=agent)
@@ -44,7 +50,8 @@ def test_direct_answer_from_an_entry_closes_the_call_and_records_the_entry(clien
     e = _entry(seeded_db, "养老保险")
     r = client.post(f"/api/v1/knowledge/{e.id}/direct-answer", headers=agent, json={
         "channel": "phone", "caller": {"name": "刘女士", "phone": "13900001111"},
-        "subject": "农村养老保险能否续交", "description": PENSION})
+        "subject": "农村养老保险能否续交", "description": PENSION,
+        "unit_id": _unit_id(seeded_db, "gy_rsj")})   # a unit picked before the answer was found: not dispatched
     assert r.status_code == 201, r.get_json()
     t = r.get_json()
     assert t["status"] == "closed" and t["responsible_unit"] is None

@@ -23,7 +23,7 @@ import uuid
 log = logging.getLogger(__name__)
 
 TOLERANCE = 0.005
-QUEUE = "training"          # dispatch.jobs.QUEUE_TRAINING
+QUEUE = "training"          # runtime.jobs.QUEUE_TRAINING
 JOB_TIMEOUT = 1800
 
 _SUMMARY_KEYS = ("n", "macro_f1", "accuracy", "per_label", "threshold", "auto_routed_share",
@@ -136,10 +136,18 @@ def retrain(database_url: str | None = None, fast: bool = False, tolerance: floa
 
 
 def nightly_retrain(min_hours: float = 20.0) -> dict | None:
-    """Zero-argument entry for periodic runners (``dispatch.periodic``
+    """Zero-argument entry for periodic runners (``runtime.periodic``
     declares functions by path and calls them without arguments): retrain
     from DATABASE_URL unless a retrained version was registered in the last
     ``min_hours`` — so a runner that fires at every start costs one run a day."""
+    url = due_for_retrain("topic", "retrain:%", min_hours)
+    return retrain(url) if url else None
+
+
+def due_for_retrain(kind: str, note_like: str, min_hours: float) -> str | None:
+    """DATABASE_URL when no version of ``kind`` whose note matches
+    ``note_like`` was registered in the last ``min_hours``, else None (also
+    None, with a warning, when DATABASE_URL is not set)."""
     import datetime as dt
 
     from sqlalchemy import select
@@ -148,20 +156,21 @@ def nightly_retrain(min_hours: float = 20.0) -> dict | None:
 
     url = os.environ.get("DATABASE_URL", "")
     if not url:
-        log.warning("nightly retrain skipped: DATABASE_URL is not set")
+        log.warning("nightly %s retrain skipped: DATABASE_URL is not set", kind)
         return None
     db = Database(url)
     try:
         with db.session() as s:
             since = utcnow() - dt.timedelta(hours=min_hours)
             recent = s.scalar(select(ModelVersion.version).where(ModelVersion.created_at >= since,
-                                                                 ModelVersion.note.like("retrain:%")))
+                                                                 ModelVersion.kind == kind,
+                                                                 ModelVersion.note.like(note_like)))
     finally:
         db.dispose()
     if recent:
-        log.info("nightly retrain skipped: %s was trained less than %s h ago", recent, min_hours)
+        log.info("nightly %s retrain skipped: %s was trained less than %s h ago", kind, recent, min_hours)
         return None
-    return retrain(url)
+    return url
 
 
 def enqueue_retrain(connection, database_url: str, **kwargs):

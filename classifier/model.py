@@ -403,7 +403,7 @@ class _Base:
         # (up to a per-row constant, which the z-score removes), without
         # sklearn's per-call validation
         svc = np.asarray(x @ self.coef_t() + self.svc.intercept_)
-        if not getattr(self.cfg, "with_nb", True):
+        if not self.cfg.with_nb:
             return svc          # the calibrator maps SVM margins to probabilities
         nb = np.asarray(w @ self.nb.feature_log_prob_.T)
         return np.hstack([_zscore(svc), _zscore(nb)])
@@ -493,8 +493,8 @@ class Predictor:
 
     def proba(self, texts: Sequence[str]) -> tuple[np.ndarray, list]:
         """(probabilities, feature rows as (columns, values) for explaining)."""
-        docs = Docs.of(texts, getattr(self.base.cfg, "word_chars", None))
-        if getattr(self.base.cfg, "with_nb", True):
+        docs = Docs.of(texts, self.base.cfg.word_chars)
+        if self.base.cfg.with_nb:
             x, w = self.base.features.transform(docs)
             rows = [(x.indices[x.indptr[i]:x.indptr[i + 1]], x.data[x.indptr[i]:x.indptr[i + 1]])
                     for i in range(x.shape[0])]

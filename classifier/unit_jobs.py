@@ -25,7 +25,6 @@ trained like the candidate without the history.
 """
 from __future__ import annotations
 
-import csv
 import logging
 import os
 
@@ -42,7 +41,7 @@ def history(session) -> list[dict]:
     """(text, label, source, ticket_id) examples from tickets and corrections."""
     from sqlalchemy import select
 
-    from dispatch.services import unit_label
+    from dispatch.intake import unit_label
     from models import LabelCorrection, Ticket, TicketEvent, Unit
 
     by_ticket: dict[int, dict] = {}
@@ -94,7 +93,7 @@ def evaluation_split(texts, labels):
     enough examples), plus tune.csv in the split."""
     from sklearn.model_selection import train_test_split
 
-    from classifier import lexicon as lx
+    from classifier import units
 
     y = np.asarray(labels)
     counts = {u: int((y == u).sum()) for u in set(labels)}
@@ -105,12 +104,8 @@ def evaluation_split(texts, labels):
     tr, ho = train_test_split(idx, test_size=HOLDOUT_FRACTION, random_state=HOLDOUT_SEED, stratify=strat)
     tr, ho = sorted(tr), sorted(ho)
     ev_t, ev_y = [texts[i] for i in ho], [labels[i] for i in ho]
-    tune = lx.ROUTING_DATA / "tune.csv"
-    if tune.exists():
-        with open(tune, encoding="utf-8", newline="") as f:
-            for r in csv.DictReader(f):
-                ev_t.append(r["text"])
-                ev_y.append(r["unit"])
+    tune_t, tune_y = units.tune_set()
+    ev_t, ev_y = ev_t + tune_t, ev_y + tune_y
     return [texts[i] for i in tr], [labels[i] for i in tr], ev_t, ev_y
 
 
@@ -151,7 +146,7 @@ def retrain_units(database_url: str | None = None, fast: bool = False, tolerance
     db = Database(database_url)
     try:
         lexicon = lx.Lexicon(lx.read_csv())
-        texts, labels, _ = units.training_set(lexicon)
+        texts, labels, _ = units.training_set(lexicon, with_tune=False)
         tr_t, tr_y, ev_t, ev_y = evaluation_split(texts, labels)
         held = {normalize(t)[:60] for t in ev_t}
         with db.session() as s:
@@ -212,6 +207,16 @@ def retrain_units(database_url: str | None = None, fast: bool = False, tolerance
                 "active_version": active_info[0] if active_info else None}
     finally:
         db.dispose()
+
+
+def nightly_retrain_units(min_hours: float = 20.0) -> dict | None:
+    """Zero-argument entry for the periodic runner: retrain the unit router
+    from DATABASE_URL unless a unit retrain was registered in the last
+    ``min_hours`` (one run a day, as for the topic model)."""
+    from classifier.jobs import due_for_retrain
+
+    url = due_for_retrain("units", "unit retrain:%", min_hours)
+    return retrain_units(url) if url else None
 
 
 def enqueue_retrain_units(connection, database_url: str, **kwargs):

@@ -126,8 +126,19 @@ def topic_to_unit(text: str, topic: str, lexicon: lx.Lexicon, catalogue: dict[st
     return catalogue.get(topic) or (allowed[0] if allowed else "district")
 
 
-def training_set(lexicon: lx.Lexicon | None = None) -> tuple[list[str], list[str], list[str]]:
-    """(texts, unit labels, source of each) from the shipped data."""
+def tune_set() -> tuple[list[str], list[str]]:
+    """The 60 hand-annotated messages of ``data/routing/tune.csv``."""
+    with open(lx.ROUTING_DATA / "tune.csv", encoding="utf-8", newline="") as f:
+        rows = [(r["text"], r["unit"]) for r in csv.DictReader(f) if r.get("text") and r.get("unit")]
+    return [t for t, _ in rows], [u for _, u in rows]
+
+
+def training_set(lexicon: lx.Lexicon | None = None, with_tune: bool = True
+                 ) -> tuple[list[str], list[str], list[str]]:
+    """(texts, unit labels, source of each) from the shipped data: train.csv
+    (topics turned into units), the reply-derived labels and, unless
+    ``with_tune`` is false (the retrain job scores candidates on it), the
+    hand-annotated tune.csv."""
     from classifier import data
 
     lexicon = lexicon or lx.Lexicon(lx.read_csv())
@@ -136,7 +147,9 @@ def training_set(lexicon: lx.Lexicon | None = None) -> tuple[list[str], list[str
     units = [topic_to_unit(t, y, lexicon, catalogue) for t, y in zip(texts, topics)]
     rt, ru = shipped_replies()
     ru = [guide_first(t, u, lexicon) for t, u in zip(rt, ru)]
-    return texts + rt, units + ru, ["train.csv"] * len(texts) + ["replies"] * len(rt)
+    tt, tu = tune_set() if with_tune else ([], [])
+    return (texts + rt + tt, units + ru + tu,
+            ["train.csv"] * len(texts) + ["replies"] * len(rt) + ["tune"] * len(tt))
 
 
 def guide_first(text: str, unit: str, lexicon: lx.Lexicon) -> str:
@@ -162,41 +175,62 @@ def guide_first(text: str, unit: str, lexicon: lx.Lexicon) -> str:
 
 # ------------------------------------------------------------------ model
 def _features(labels: Sequence[str], lexicon: lx.Lexicon, norm_texts: Sequence[str]) -> np.ndarray:
-    """(n, units, 2): whole-text and head votes per unit."""
+    """(n, units, 3): whole-text votes, head votes, and whether the unit has
+    the most votes (whole + head, at least one hit)."""
     out = np.zeros((len(norm_texts), len(labels), 2))
     for i, t in enumerate(norm_texts):
         whole, head = lx.votes(lexicon.match(t, normalized=True), labels)
         out[i, :, 0], out[i, :, 1] = whole, head
-    return out
+    return with_leader(out)
+
+
+def with_leader(votes: np.ndarray) -> np.ndarray:
+    """Whole-text and head votes (n, units, 2) → plus the lexicon's leader
+    indicator (n, units, 3).  The leader lets the combiner trust a clear
+    lexicon winner more than its vote count alone says (chosen by
+    cross-validation: bench/routing_cv.py, docs/routing.md)."""
+    total = votes[:, :, 0] + votes[:, :, 1]
+    top = total.max(axis=1, keepdims=True)
+    leader = ((total == top) & (top > 0)).astype(float)
+    return np.concatenate([votes, leader[:, :, None]], axis=2)
 
 
 def _scores(params: np.ndarray, logp: np.ndarray, votes: np.ndarray) -> np.ndarray:
-    """params: a, then per unit b_u (votes), c_u (head votes), bias_u."""
-    k = logp.shape[1]
-    a = params[0]
-    b, c, bias = params[1:1 + k], params[1 + k:1 + 2 * k], params[1 + 2 * k:]
-    return a * logp + b * votes[:, :, 0] + c * votes[:, :, 1] + bias
+    """params: a, then per vote feature f (whole-text votes, head votes, …)
+    one weight per unit, then a bias per unit."""
+    k, nf = logp.shape[1], votes.shape[2]
+    w = params[1:1 + nf * k].reshape(nf, k)
+    return params[0] * logp + np.einsum("nkf,fk->nk", votes, w) + params[1 + nf * k:]
 
 
 def fit_combiner(logp: np.ndarray, votes: np.ndarray, y_idx: np.ndarray, l2: float) -> np.ndarray:
+    """Conditional logit by L-BFGS with its exact gradient: mean log-loss,
+    per-unit vote weights shrunk toward their mean (rare units borrow
+    strength), biases toward 0."""
     from scipy.optimize import minimize
 
-    n_units = logp.shape[1]
+    n, k = logp.shape
+    nf = votes.shape[2]
+    onehot = np.zeros((n, k))
+    onehot[np.arange(n), y_idx] = 1.0
 
     def loss(params):
         s = _scores(params, logp, votes)
         s = s - s.max(axis=1, keepdims=True)
         lse = np.log(np.exp(s).sum(axis=1))
-        nll = np.mean(lse - s[np.arange(len(y_idx)), y_idx])
-        b, c = params[1:1 + n_units], params[1 + n_units:1 + 2 * n_units]
-        # per-unit weights shrink toward their mean (rare units borrow
-        # strength), biases toward 0
-        reg = np.sum((b - b.mean()) ** 2) + np.sum((c - c.mean()) ** 2) + np.sum(params[1 + 2 * n_units:] ** 2)
-        return nll + l2 * reg / len(y_idx)
+        nll = np.mean(lse - s[np.arange(n), y_idx])
+        g = (np.exp(s - lse[:, None]) - onehot) / n               # d nll / d score
+        w = params[1:1 + nf * k].reshape(nf, k)
+        bias = params[1 + nf * k:]
+        centred = w - w.mean(axis=1, keepdims=True)
+        reg = l2 / n * (np.sum(centred ** 2) + np.sum(bias ** 2))
+        grad = np.concatenate([[np.sum(g * logp)],
+                               (np.einsum("nk,nkf->fk", g, votes) + 2 * l2 / n * centred).ravel(),
+                               g.sum(axis=0) + 2 * l2 / n * bias])
+        return nll + reg, grad
 
-    x0 = np.concatenate([[1.0], np.full(n_units, 0.3), np.full(n_units, 0.3), np.zeros(n_units)])
-    res = minimize(loss, x0, method="L-BFGS-B")
-    return res.x
+    x0 = np.concatenate([[1.0], np.full(nf * k, 0.3), np.zeros(k)])
+    return minimize(loss, x0, jac=True, method="L-BFGS-B").x
 
 
 class UnitRouter(Predictor):
@@ -226,6 +260,8 @@ class UnitRouter(Predictor):
             hits = lexicon.match(norm, normalized=True)
             whole, head = lx.votes(hits, labels)
             votes = np.stack([np.array(whole), np.array(head)], axis=1)[None]
+            if len(self.params) > 1 + 3 * len(labels):      # fitted with the leader feature
+                votes = with_leader(votes)
             p = _softmax(_scores(self.params, np.log(np.clip(p_model[i:i + 1], 1e-9, None)), votes))[0]
             order = np.argsort(-p)
             k = int(order[0])
@@ -245,24 +281,20 @@ def _progress(msg: str, quiet: bool) -> None:
         print(f"[units] {msg}", file=sys.stderr, flush=True)
 
 
-def train(texts: Sequence[str], labels: Sequence[str], cfg: UnitConfig | None = None,
-          lexicon: lx.Lexicon | None = None, quiet: bool = False, note: str = "",
-          extra_meta: dict | None = None) -> UnitRouter:
+def out_of_fold(texts: Sequence[str], y: np.ndarray, cfg: UnitConfig, lexicon: lx.Lexicon,
+                quiet: bool = True) -> tuple[Docs, np.ndarray, np.ndarray, np.ndarray]:
+    """(docs, classes, lexicon votes, out-of-fold unit-model margins) of a
+    training set; a class absent from a training fold gets a very low
+    margin there."""
     from sklearn.model_selection import StratifiedKFold
 
     from classifier import text as textprep
 
-    cfg = cfg or UnitConfig()
-    lexicon = lexicon or lx.Lexicon(lx.read_csv())
     t0 = time.perf_counter()
     textprep.ensure_jieba()
-    y = np.asarray(labels)
     docs = Docs.of(texts, cfg.model.word_chars)
     classes = np.unique(y)
-    label_list = [str(c) for c in classes]
-    votes = _features(label_list, lexicon, docs.norm)
-    # out-of-fold unit-model margins (classes absent from a training fold
-    # get a very low margin there)
+    votes = _features([str(c) for c in classes], lexicon, docs.norm)
     oof = np.full((len(y), len(classes)), -10.0)
     counts = np.bincount(np.searchsorted(classes, y))
     strat = np.where(counts[np.searchsorted(classes, y)] >= cfg.folds, y, "_rare")
@@ -273,6 +305,18 @@ def train(texts: Sequence[str], labels: Sequence[str], cfg: UnitConfig | None = 
         cols = np.searchsorted(classes, base.svc.classes_)
         oof[np.ix_(te, cols)] = m
         _progress(f"fold {f}/{cfg.folds} ({time.perf_counter() - t0:.1f}s)", quiet)
+    return docs, classes, votes, oof
+
+
+def train(texts: Sequence[str], labels: Sequence[str], cfg: UnitConfig | None = None,
+          lexicon: lx.Lexicon | None = None, quiet: bool = False, note: str = "",
+          extra_meta: dict | None = None) -> UnitRouter:
+    cfg = cfg or UnitConfig()
+    lexicon = lexicon or lx.Lexicon(lx.read_csv())
+    t0 = time.perf_counter()
+    y = np.asarray(labels)
+    docs, classes, votes, oof = out_of_fold(texts, y, cfg, lexicon, quiet)
+    label_list = [str(c) for c in classes]
     calibrator = TemperatureCalibrator(classes).fit(oof, y)
     logp = np.log(np.clip(calibrator.predict_proba(oof), 1e-9, None))
     y_idx = np.searchsorted(classes, y)
@@ -291,10 +335,13 @@ def train(texts: Sequence[str], labels: Sequence[str], cfg: UnitConfig | None = 
     meta = {"trained_at": now.isoformat(), "n_train": len(y), "data_hash": dhash, "note": note,
             "oof_model_accuracy": float(model_only), "oof_accuracy": float(correct.mean()),
             "oof_auto_share": float(np.mean(conf >= threshold)),
+            "target_precision": cfg.target_precision,
             "combiner": {"model_log_prob": float(params[0]),
                          "lexicon_votes": dict(zip(label_list, np.round(params[1:1 + len(classes)], 3).tolist())),
                          "lexicon_head_votes": dict(zip(label_list, np.round(
-                             params[1 + len(classes):1 + 2 * len(classes)], 3).tolist()))},
+                             params[1 + len(classes):1 + 2 * len(classes)], 3).tolist())),
+                         "lexicon_leader": dict(zip(label_list, np.round(
+                             params[1 + 2 * len(classes):1 + 3 * len(classes)], 3).tolist()))},
             "train_seconds": round(time.perf_counter() - t0, 2)}
     meta.update(extra_meta or {})
     return UnitRouter(base, calibrator, params, threshold, version, meta)
@@ -320,7 +367,8 @@ def load_or_train_default(path: Path | None = None, quiet: bool = False) -> Unit
             log.warning("%s; retraining the default unit router", e)
     log.warning("no unit router at %s: training it from the shipped data", path)
     texts, labels, _ = training_set()
-    router = train(texts, labels, quiet=quiet, note="default unit router: shipped train.csv + reply labels")
+    router = train(texts, labels, quiet=quiet,
+                   note="default unit router: shipped train.csv + reply labels + tune.csv")
     router.save(path)
     return router
 

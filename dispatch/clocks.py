@@ -1,7 +1,6 @@
-"""Glue between the service layer and the pure SLA maths (dispatch.sla), the
-working-day calendar (dispatch.calendar) and the address parser
-(dispatch.places): the calendar and limits in force for this deployment, and
-a clock's pauses as an interval set.
+"""Glue between the service layer and the pure SLA maths (dispatch.sla) and
+the working-day calendar (dispatch.calendar): the calendar and limits in
+force for this deployment, and a clock's pauses as an interval set.
 
 * Limits come from ``dispatch.sla.DEFAULT_LIMITS``, overridden by the
   environment variable ``HOTLINE_SLA_LIMITS`` (JSON such as
@@ -45,7 +44,7 @@ from dispatch.calendar import (LOCAL_TZ, CalendarYearMissing, WorkCalendar, Year
                                default_calendar)
 
 log = logging.getLogger(__name__)
-__all__ = ["LOCAL_TZ", "Clock", "deadlines", "clock_due", "division_of", "next_working_morning", "limits",
+__all__ = ["LOCAL_TZ", "Clock", "clock_due", "next_working_morning", "limits",
            "calendar", "sync", "open_pause", "close_pauses", "extension_pause", "CITIZEN", "EXTENSION"]
 
 WARN_FRACTION = 0.8
@@ -205,11 +204,6 @@ def clock_due(started_at: dt.datetime, urgency: str, stage: str, pauses: list | 
         return Clock(None, None, PENDING, e.year)
 
 
-def deadlines(start: dt.datetime, urgency: str) -> tuple[dt.datetime, dt.datetime]:
-    """(sign-for due, close due) for a ticket dispatched at ``start``."""
-    return clock_due(start, urgency, sla.SIGN).due_at, clock_due(start, urgency, sla.CLOSE).due_at
-
-
 def next_working_morning(now: dt.datetime) -> dt.datetime:
     """09:00 (the calendar's day start) on the next working day after ``now``:
     when a callback is due."""
@@ -221,20 +215,3 @@ def next_working_morning(now: dt.datetime) -> dt.datetime:
         log.error("%s; the callback is due the next calendar day", e)
         nxt = day + dt.timedelta(days=1)
     return dt.datetime.combine(nxt, cal.day_start, tzinfo=LOCAL_TZ).astimezone(dt.timezone.utc)
-
-
-def division_of(address: str, default: str | None) -> str:
-    """The most specific division code named in ``address``; the platform's
-    own division (``default``) only disambiguates, and is the answer when
-    the address names no place at all."""
-    from dispatch.places import parse_address
-
-    default = default or ""
-    province = default[:2] or None
-    city = default[:4] if len(default) >= 4 else None
-    try:
-        place = parse_address(address, default_province=province, default_city=city)
-    except FileNotFoundError:
-        log.error("division tables missing: addresses are not parsed")
-        return default
-    return place.division_code or default

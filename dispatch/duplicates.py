@@ -13,7 +13,7 @@ over character bigrams of the normalised text (no word segmentation is
 needed for Chinese; boilerplate such as 您好/请问/市民/反映 is removed first).
 Its precision on hand-labelled pairs is measured in
 tests/dispatch/test_duplicates.py and stated in docs/dispatch.md.
-These functions only read; dispatch.services records what they find.
+These functions only read; dispatch.tickets records what they find.
 """
 from __future__ import annotations
 
@@ -83,7 +83,32 @@ def area_of(code: str | None) -> str:
     return code[:6] if len(code) >= 6 else code
 
 
-def candidates(s: Session, t: Ticket, now: dt.datetime, limit: int = 10) -> list[Candidate]:
+@dataclass(frozen=True)
+class Probe:
+    """A ticket being taken, not saved yet: what ``candidates`` reads of it."""
+    caller_phone: str
+    division_code: str
+    category_id: int | None
+    subject: str
+    description: str
+    id: int = -1
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Similar tickets since ``since``, best first: scored once per intake,
+    read by both ``candidates`` and ``hot_event``."""
+    since: dt.datetime
+    found: list
+
+
+def recent_similar(s: Session, t: Ticket, now: dt.datetime) -> Scan:
+    since = now - dt.timedelta(days=SIMILAR_DAYS)
+    return Scan(since, similar(s, t, now, since))
+
+
+def candidates(s: Session, t: Ticket, now: dt.datetime, limit: int = 10, scan: Scan | None = None
+               ) -> list[Candidate]:
     """Possible duplicates of ``t`` (already flushed), best first."""
     found: dict[int, Candidate] = {}
     phone = (t.caller_phone or "").strip()
@@ -94,10 +119,8 @@ def candidates(s: Session, t: Ticket, now: dt.datetime, limit: int = 10) -> list
         for r in rows:
             found[r.id] = Candidate(r.id, r.number, "same_caller", similarity(_text(t), _text(r)), r.status,
                                     r.created_at)
-    since = now - dt.timedelta(days=SIMILAR_DAYS)
-    scan = similar(s, t, now, since)
-    t._similar_scan = (since, scan)  # reused by hot_event() within this intake
-    for r, score in scan:
+    scan = scan or recent_similar(s, t, now)
+    for r, score in scan.found:
         if r.id not in found:
             found[r.id] = Candidate(r.id, r.number, "similar_text", score, r.status, r.created_at)
     return sorted(found.values(), key=lambda c: (c.reason != "same_caller", -c.score))[:limit]
@@ -128,14 +151,13 @@ def similar(s: Session, t: Ticket, now: dt.datetime, since: dt.datetime,
     return sorted(((rows[i], float(score)) for _, score, i in scored), key=lambda x: -x[1])
 
 
-def hot_event(s: Session, t: Ticket, now: dt.datetime) -> dict | None:
+def hot_event(s: Session, t: Ticket, now: dt.datetime, scan: Scan | None = None) -> dict | None:
     """A burst of similar tickets in ``t``'s area, or None."""
     since = now - HOT_WINDOW
-    earlier = getattr(t, "_similar_scan", None)
-    if earlier is not None and earlier[0] <= since:
-        # candidates() already scored the last SIMILAR_DAYS: the burst window
-        # is the recent end of that scan (newest first, same limit).
-        burst = [(r, score) for r, score in earlier[1] if r.created_at >= since]
+    if scan is not None and scan.since <= since:
+        # The intake's scan covers the last SIMILAR_DAYS: the burst window
+        # is the recent end of it (newest first, same limit).
+        burst = [(r, score) for r, score in scan.found if r.created_at >= since]
     else:
         burst = similar(s, t, now, since)
     if len(burst) + 1 < HOT_COUNT:

@@ -45,7 +45,7 @@ FIELD_LABELS = {
     "suggested_unit": "建议承办单位", "assist_unit_ids": "协办单位", "expected_version": "版本号",
     "knowledge_id": "知识条目", "question": "问题", "answer": "答复内容", "detail": "问题详情",
     "unit_code": "单位", "valid_from": "有效期起", "valid_until": "有效期止", "source": "来源",
-    "text": "文本", "phrase": "词条", "body": "请求体",
+    "text": "文本", "phrase": "词条", "body": "请求体", "title": "标题",
 }
 
 

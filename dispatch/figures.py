@@ -510,7 +510,7 @@ def overdue_tickets(session: Session, actor: Actor, now: dt.datetime, limit: int
 def refresh_ledger_job() -> None:
     """Periodic: keep the ledger close to the events, so an event counts for
     the unit that held the ticket when it happened (not at the next report)."""
-    from dispatch.jobs import database
+    from runtime.jobs import database
 
     with database().session() as s:
         refresh_ledger(s)

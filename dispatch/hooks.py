@@ -2,10 +2,12 @@
 
 Subsystems that must act *in the same transaction* as a ticket change (the
 outbox of the 110 and 综治 adapters, linking a call, recording a peer's
-message) are hooks.  A hook receives the open session, the ticket, the event
-just written and a list to which it may append callables that run after
-commit (e.g. enqueueing a delivery job).  A hook that raises aborts the whole
-change: nothing half-done is committed.
+message) are hooks.  A hook receives the change in progress
+(dispatch.change.Change: the open session ``c.s``, the event's ticket
+``c.t``, ``c.record`` for an event of its own, ``c.after_commit`` for steps
+that run after commit, e.g. enqueueing a delivery job) and the event just
+written.  A hook that raises aborts the whole change: nothing half-done is
+committed.
 
 Hooks do not register themselves: the composition root (hotline/wiring.py,
 ``HOOKS``) hands the list to the one ``TicketService`` of the process, so a
@@ -13,13 +15,9 @@ web process, a worker and a CLI command run the same hooks.
 """
 from __future__ import annotations
 
-from typing import Callable
+from dispatch.change import Hook
 
-from sqlalchemy.orm import Session
-
-from models import Ticket, TicketEvent
-
-Hook = Callable[[Session, Ticket, TicketEvent, list], None]
+__all__ = ["Hook", "on_ticket_event"]
 
 
 def on_ticket_event(fn: Hook) -> Hook:

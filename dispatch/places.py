@@ -32,10 +32,13 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import logging
 import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "divisions"
 PROVINCE, CITY, AREA, STREET = "province", "city", "area", "street"
@@ -226,13 +229,6 @@ def division_name(code: str) -> str | None:
     return _db().name.get(code)
 
 
-def division_level(code: str) -> str:
-    level = _LEVEL_BY_LEN.get(len(code or ""))
-    if level is None or code not in _db().name:
-        raise KeyError(f"unknown division code {code!r}")
-    return level
-
-
 def ancestors(code: str) -> list[str]:
     """``"520102003"`` → ``["52", "5201", "520102", "520102003"]`` (the code itself last).
 
@@ -414,3 +410,18 @@ def parse_address(text: str | None, default_province: str | None = "52",
         matched=tuple(sorted(spans.values(), key=lambda s: s.start)),
         ambiguous=() if AREA in codes else ambiguous,
     )
+
+
+def division_of(address: str, default: str | None) -> str:
+    """The most specific division code named in ``address``; the platform's
+    own division (``default``) only disambiguates, and is the answer when
+    the address names no place at all."""
+    default = default or ""
+    province = default[:2] or None
+    city = default[:4] if len(default) >= 4 else None
+    try:
+        place = parse_address(address, default_province=province, default_city=city)
+    except FileNotFoundError:
+        log.error("division tables missing: addresses are not parsed")
+        return default
+    return place.division_code or default

@@ -2,7 +2,7 @@
 clock (models.SlaClock).
 
 Each clock gets rq jobs at its exact warning and due moments
-(:func:`schedule`, called after commit by dispatch.services); the periodic
+(:func:`schedule`, called after commit by dispatch.tickets); the periodic
 :func:`sweep` (hotline/wiring.py lists it) is the safety net for a lost job, a Redis that
 was down, or the embedded default (no rq: the sweep is the only timer).
 Both end in :func:`check_clock`, which is idempotent: the service refuses a
@@ -17,7 +17,7 @@ import logging
 
 from sqlalchemy import and_, or_, select
 
-from dispatch import jobs
+from runtime import jobs
 from dispatch.access import SYSTEM
 from dispatch.errors import DomainError
 from models import SlaClock, utcnow

@@ -2,7 +2,7 @@
 
 ``TRANSITIONS`` is the single source of truth: which action moves a ticket
 from which statuses to which status, which roles may take it and which fields
-it needs.  ``dispatch.services`` enforces it (role first, then status, then
+it needs.  ``dispatch.tickets`` enforces it (role first, then status, then
 required fields, then the action's own rules) and the tests build the full
 matrix of allowed and refused transitions (every action x every status x
 every role) from it, so the two cannot drift.  A ``target`` of ``None`` means
@@ -26,7 +26,7 @@ request/approve/refuse_extension (延期: an approved extension pauses the
 close clock for its days, and the citizen is told); supervise (督办);
 merge (并单); cancel (撤销, the hotline only, with a reason).
 
-Rules that are more than the table (enforced in dispatch.services):
+Rules that are more than the table (enforced in dispatch.tickets):
 
 * department users act only on tickets their unit is responsible for
   (``unit_scoped``); ``give_input`` is for assisting units (协办) instead;

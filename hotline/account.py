@@ -14,7 +14,7 @@ from hotline import sessions
 from hotline.auth import (api_auth, audit, csrf, current_actor, hash_password, password_problems,
                           session_policy)
 from hotline.schemas import Strict, parse
-from hotline.services import db
+from hotline.current import db
 from models import User, UserSession, utcnow
 from werkzeug.security import check_password_hash
 

@@ -10,13 +10,14 @@ from flask import Blueprint, Flask, current_app, jsonify, render_template
 from pydantic import Field
 from sqlalchemy import func, select
 
-from dispatch import jobs, routing
+from dispatch import routing
+from runtime import jobs
 from dispatch.access import Actor
 from dispatch.capabilities import require
 from dispatch.errors import Conflict, Invalid, NotFound
 from hotline.auth import api_auth, client_address, csrf, current_actor, page_auth
 from hotline.schemas import DbInt, Strict, parse
-from hotline.services import db
+from hotline.current import db
 from models import Category, LabelCorrection, RoutingRule, Unit
 from models.audit import record
 
@@ -334,7 +335,7 @@ def test_lexicon():
     """Which active entries a text hits, and what intake would suggest for
     it on a city platform (the first one the admin sees, or platform_id)."""
     from dispatch import lexicon as dlex
-    from hotline.services import tickets
+    from hotline.current import tickets
 
     actor = _admin()
     body = parse(LexiconTestIn)

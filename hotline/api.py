@@ -2,21 +2,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict
 
 from flask import Blueprint, Flask, jsonify, request
 from sqlalchemy import func, select
 
-from dispatch import search
+from dispatch import duplicates, places, search, ticket_reads, work_queues
 from dispatch.access import visible_clause
+from dispatch.actions.dispatching import find_category
 from dispatch.errors import Invalid, NotFound
-from dispatch.ticket_json import event_summary, summary
+from dispatch.ticket_json import event_json, event_summary, referenced_tickets, summary, ticket_json
 from dispatch.workflow import describe
 from hotline.auth import api_auth, csrf, current_actor, needs
 from hotline.hardening import DB_INT_MAX
-from hotline.schemas import ActionIn, SuggestIn, TicketIn, parse
-from dispatch.ticket_json import event_json, referenced_tickets, ticket_json
-from hotline.services import db, tickets
+from hotline.schemas import ActionIn, DuplicatesIn, SuggestIn, TicketIn, parse
+from hotline.current import db, tickets
 from integrations import emergency
 from models import STATUSES, Category, Ticket, TicketEvent, Unit, utcnow
 
@@ -118,47 +117,12 @@ def ticket_routing(ticket_id: int):
     """The intake's routing suggestion for a ticket, and every unit of the
     platform ordered by the router's score (the dispatcher's manual form:
     the suggested unit first and preselected, then the rest by score)."""
-    from dispatch.services import unit_label
-
     actor = current_actor()
     if not actor.on_platform:
         raise NotFound("仅热线平台可用")
     _load(ticket_id, actor)
     with db().session() as s:
-        accept = s.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id,
-                                                    TicketEvent.action == "accept").order_by(TicketEvent.id))
-        routing = dict((accept.payload or {}).get("routing") or {}) if accept else {}
-        t = s.get(Ticket, ticket_id)
-        scores = routing.get("scores") or {}
-        platform = s.get(Unit, t.platform_id)
-        units = s.scalars(select(Unit).where(Unit.active.is_(True), Unit.path.startswith(platform.path),
-                                             Unit.id != platform.id, Unit.kind.in_(("department", "district",
-                                                                                   "street")))).all()
-        suggested = routing.get("unit")
-        district = None
-        if suggested == "district":
-            ds = [u for u in units if u.kind == "district" and u.division_code
-                  and (t.division_code or "").startswith(u.division_code)]
-            district = max(ds, key=lambda u: len(u.division_code)) if ds else None
-
-        def score(u: Unit) -> float:
-            if u.kind == "street":
-                return -1.0
-            return float(scores.get(unit_label(u), 0.0)) + (0.001 if district is not None and u.id == district.id else 0.0)
-
-        ordered = sorted(units, key=lambda u: (-score(u), u.kind != "department", u.code))
-        pick = district if district is not None else next((u for u in ordered if suggested and unit_label(u) == suggested
-                                                           and u.kind != "street"), None)
-        if pick is not None:
-            ordered.remove(pick)
-            ordered.insert(0, pick)
-        return jsonify({
-            "suggested_unit_id": pick.id if pick else None,
-            "confidence": routing.get("confidence"), "matter": routing.get("matter"),
-            "reasons": routing.get("reasons") or [],
-            "units": [{"id": u.id, "code": u.code, "name": u.name, "kind": u.kind,
-                       "score": round(max(score(u), 0.0), 4)} for u in ordered],
-        })
+        return jsonify(ticket_reads.routing_form(s, ticket_id))
 
 
 @bp.post("/tickets/<int:ticket_id>/actions/<action>")
@@ -228,6 +192,90 @@ def categories():
                                    "level": c.level} for c in rows]})
 
 
+# ------------------------------------------------------------ work queues
+# (review of returns and low-confidence tickets, 督办 board, callback queue,
+# 协办 list; the queries live in dispatch.work_queues)
+@bp.get("/review")
+@api_auth
+@needs("review.read")
+def review_queue():
+    with db().session() as s:
+        return jsonify(work_queues.review_queue(s, current_actor()))
+
+
+@bp.get("/supervision")
+@api_auth
+@needs("supervision.read")
+def supervision_board():
+    with db().session() as s:
+        return jsonify({"items": work_queues.supervision_board(s, current_actor(),
+                                                               request.args.get("all") in ("1", "true"))})
+
+
+@bp.post("/supervision/<int:item_id>/resolve")
+@api_auth
+@needs("supervision.resolve")
+def resolve_supervision(item_id: int):
+    with db().session() as s:
+        return jsonify(work_queues.resolve_item(s, current_actor(), item_id))
+
+
+@bp.get("/callbacks")
+@api_auth
+@needs("callbacks.read")
+def callback_queue():
+    with db().session() as s:
+        return jsonify({"items": work_queues.callback_queue(s, current_actor())})
+
+
+@bp.get("/assists")
+@api_auth
+@needs("tickets.read")
+def assisting_tickets():
+    """A unit's 协办 tickets, with its own part (pending / given / timed out)."""
+    with db().session() as s:
+        return jsonify({"items": work_queues.assisting(s, current_actor(), PER_PAGE_MAX)})
+
+
+@bp.get("/tickets/<int:ticket_id>/clocks")
+@api_auth
+@needs("tickets.read")
+def ticket_clocks(ticket_id: int):
+    _load(ticket_id, current_actor())
+    with db().session() as s:
+        return jsonify({"items": ticket_reads.clocks_of(s, ticket_id)})
+
+
+@bp.post("/duplicates")
+@api_auth
+@needs("tickets.create")
+def check_duplicates():
+    """Possible repeats of a ticket being taken: same caller (30 days),
+    similar text in the same area and category (7 days).  With the
+    ``division_code`` (and ``category``) of the /suggest answer the client
+    just had, the classifier is not run a second time."""
+    body = parse(DuplicatesIn)
+    actor = current_actor()
+    if not actor.on_platform:
+        raise NotFound("仅热线平台可用")
+    with db().session() as s:
+        platform = s.get(Unit, actor.unit_id)
+        if body.division_code is not None:
+            category = find_category(s, body.category) if body.category else None
+            if body.category and category is None:
+                raise Invalid("未知的分类", {"category": f"unknown category {body.category!r}"})
+            division = body.division_code or places.division_of(body.address, platform.division_code)
+        else:
+            sug = tickets().suggest(s, platform, body.description, body.subject, body.address, body.category)
+            category, division = sug.category, sug.division_code
+        probe = duplicates.Probe(body.caller_phone, division, category.id if category else None, body.subject,
+                                 body.description)
+        found = duplicates.candidates(s, probe, utcnow())
+        visible = set(s.scalars(select(Ticket.id).where(Ticket.id.in_([c.ticket_id for c in found]),
+                                                        visible_clause(actor))))
+        return jsonify({"items": [c.as_json() for c in found if c.ticket_id in visible]})
+
+
 def _load(ticket_id: int, actor) -> dict:
     with db().session() as s:
         t = s.scalar(select(Ticket).where(Ticket.id == ticket_id, visible_clause(actor, assisting=True)))
@@ -249,109 +297,3 @@ def _int_arg(name: str, raw: str, lo: int | None = None, hi: int | None = DB_INT
 def init_app(app: Flask) -> None:
     csrf.exempt(bp)
     app.register_blueprint(bp)
-
-
-# ------------------------------------------------------------ dispatch work queues
-# (review of returns and low-confidence tickets, 督办 board, callback queue,
-# duplicate check at intake; the queries live in dispatch.board / dispatch.duplicates)
-from types import SimpleNamespace  # noqa: E402
-
-from pydantic import Field  # noqa: E402
-
-from dispatch import board, clocks, duplicates  # noqa: E402
-from hotline.schemas import Strict  # noqa: E402
-from models import Assignment, SlaClock  # noqa: E402
-
-
-class DuplicatesIn(Strict):
-    description: str = Field(min_length=1, max_length=5000)
-    subject: str = Field("", max_length=200)
-    address: str = Field("", max_length=300)
-    category: str | None = Field(None, max_length=300)
-    caller_phone: str = Field("", max_length=32)
-
-
-@bp.get("/review")
-@api_auth
-@needs("review.read")
-def review_queue():
-    with db().session() as s:
-        return jsonify(board.review_queue(s, current_actor()))
-
-
-@bp.get("/supervision")
-@api_auth
-@needs("supervision.read")
-def supervision_board():
-    with db().session() as s:
-        return jsonify({"items": board.supervision_board(s, current_actor(),
-                                                         request.args.get("all") in ("1", "true"))})
-
-
-@bp.post("/supervision/<int:item_id>/resolve")
-@api_auth
-@needs("supervision.resolve")
-def resolve_supervision(item_id: int):
-    with db().session() as s:
-        return jsonify(board.resolve_item(s, current_actor(), item_id))
-
-
-@bp.get("/callbacks")
-@api_auth
-@needs("callbacks.read")
-def callback_queue():
-    with db().session() as s:
-        return jsonify({"items": board.callback_queue(s, current_actor())})
-
-
-@bp.get("/assists")
-@api_auth
-@needs("tickets.read")
-def assisting_tickets():
-    """A unit's 协办 tickets, with its own part (pending / given / timed out)."""
-    actor = current_actor()
-    with db().session() as s:
-        rows = s.execute(select(Ticket, Assignment).join(Assignment, Assignment.ticket_id == Ticket.id)
-                         .where(Assignment.unit_id == actor.unit_id, Assignment.role == "assist")
-                         .order_by(Ticket.created_at.desc()).limit(PER_PAGE_MAX)).all()
-        return jsonify({"items": [ticket_json(t, actor) | {"assist": {
-            "state": a.state, "due_at": a.due_at.isoformat() if a.due_at else None}} for t, a in rows]})
-
-
-@bp.get("/tickets/<int:ticket_id>/clocks")
-@api_auth
-@needs("tickets.read")
-def ticket_clocks(ticket_id: int):
-    actor = current_actor()
-    _load(ticket_id, actor)
-    with db().session() as s:
-        rows = s.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket_id).order_by(SlaClock.id)).all()
-        iso = lambda v: v.isoformat() if v else None  # noqa: E731
-        return jsonify({"items": [{"id": c.id, "stage": c.stage, "round": c.round, "unit_id": c.unit_id,
-                                   "started_at": iso(c.started_at), "due_at": iso(c.due_at),
-                                   "warn_at": iso(c.warn_at), "paused": clocks.is_open(c.pauses),
-                                   "pauses": clocks.normalise(c.pauses), "stopped_at": iso(c.stopped_at), "outcome": c.outcome,
-                                   "due_state": c.due_state, "missing_year": c.missing_year}
-                                  for c in rows]})
-
-
-@bp.post("/duplicates")
-@api_auth
-@needs("tickets.create")
-def check_duplicates():
-    """Possible repeats of a ticket being taken: same caller (30 days),
-    similar text in the same area and category (7 days)."""
-    body = parse(DuplicatesIn)
-    actor = current_actor()
-    if not actor.on_platform:
-        raise NotFound("仅热线平台可用")
-    with db().session() as s:
-        platform = s.get(Unit, actor.unit_id)
-        sug = tickets().suggest(s, platform, body.description, body.subject, body.address, body.category)
-        probe = SimpleNamespace(id=-1, caller_phone=body.caller_phone, division_code=sug.division_code,
-                                category_id=sug.category.id if sug.category else None,
-                                subject=body.subject, description=body.description)
-        found = duplicates.candidates(s, probe, utcnow())
-        visible = set(s.scalars(select(Ticket.id).where(Ticket.id.in_([c.ticket_id for c in found]),
-                                                        visible_clause(actor))))
-        return jsonify({"items": [c.as_json() for c in found if c.ticket_id in visible]})

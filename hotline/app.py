@@ -27,16 +27,16 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     )
     app.json.ensure_ascii = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from hotline import (account, admin, api, auth, console, dbretry, emergencies, errors, figures, hardening, open311,
-                         openapi, realtime, security_admin, services, webhooks, wiring)
-    from hotline import intake_api, knowledge_api, print_view
+    from hotline import (account, admin, api, auth, console, current, dbretry, emergencies, errors, figures_views,
+                         hardening, open311, openapi, realtime, security_admin, webhooks, wiring)
+    from hotline import intake_api, knowledge_api, print_view, reply_templates
 
     hardening.init_app(app)  # first: its bounded <int:…> converter must exist before any route
     runtime = wiring.boot(settings)
     app.extensions["hotline.runtime"] = runtime
     app.extensions["hotline.db"] = runtime.db
     app.extensions["hotline.tickets"] = runtime.tickets
-    services.init_app(app)
+    current.init_app(app)
     errors.init_app(app)
     dbretry.init_app(app)
     auth.init_app(app)
@@ -44,11 +44,12 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
     knowledge_api.init_app(app)
     intake_api.init_app(app)
     print_view.init_app(app)
+    reply_templates.init_app(app)
     console.init_app(app)
     realtime.init_app(app)
     webhooks.init_app(app)
     open311.init_app(app)
-    figures.init_app(app)
+    figures_views.init_app(app)
     admin.init_app(app)
     emergencies.init_app(app)
     account.init_app(app)

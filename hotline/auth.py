@@ -19,7 +19,7 @@ from dispatch.access import Actor
 from dispatch.capabilities import CAPABILITIES, require
 from dispatch.errors import DomainError, Forbidden
 from hotline import sessions
-from hotline.services import db
+from hotline.current import db
 from models import ApiToken, User, utcnow
 from models.audit import record
 

@@ -138,7 +138,7 @@ def start_periodic(app) -> bool:
     """The periodic sweeps run in the web process only on the embedded
     default; with REDIS_URL they run on rq cron beside the workers (every
     web process running them too would multiply them)."""
-    from dispatch import periodic
+    from runtime import periodic
 
     if not app.config["HOTLINE"].inline_jobs:
         print("periodic jobs: on the rq workers (REDIS_URL is set)", flush=True)
@@ -211,7 +211,7 @@ def cmd_demo(args) -> int:
 def cmd_worker(args) -> int:
     from rq import Worker
 
-    from dispatch import jobs, periodic
+    from runtime import jobs, periodic
     from hotline import wiring
     from hotline.realtime import external_emitter
 

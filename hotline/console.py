@@ -12,7 +12,7 @@ from dispatch.capabilities import can
 from dispatch.workflow import RECORD_ONLY, TRANSITIONS
 from hotline import sessions
 from hotline.auth import audit, authenticate, client_address, current_actor, page_auth, session_policy
-from hotline.services import db
+from hotline.current import db
 from models import CHANNELS, REQUEST_TYPES, STATUSES, URGENCIES, Unit, User, utcnow
 
 bp = Blueprint("console", __name__)

@@ -22,8 +22,8 @@ from dispatch.access import visible_clause
 from dispatch.errors import Forbidden, Invalid
 from hotline.auth import api_auth, csrf, current_actor
 from hotline.schemas import Strict, parse
-from hotline.serialize import ticket_json
-from hotline.services import db, tickets
+from dispatch.ticket_json import ticket_json
+from hotline.current import db, tickets
 from integrations import emergency, linkage
 from models import Linkage, Ticket
 

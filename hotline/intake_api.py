@@ -14,7 +14,7 @@ from dispatch.errors import Invalid, NotFound
 from dispatch.ticket_json import brief
 from dispatch.workflow import OPEN
 from hotline.auth import api_auth, csrf, current_actor, needs
-from hotline.services import db
+from hotline.current import db
 from models import Ticket, Unit
 
 bp = Blueprint("intake_api", __name__, url_prefix="/api/v1")

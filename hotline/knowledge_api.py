@@ -27,7 +27,7 @@ from dispatch.errors import Invalid, NotFound
 from dispatch.ticket_json import ticket_json
 from hotline.auth import api_auth, client_address, csrf, current_actor, needs
 from hotline.schemas import DbInt, Strict, TicketIn, parse
-from hotline.services import db, tickets
+from hotline.current import db, tickets
 from models import KnowledgeEntry, Ticket
 
 bp = Blueprint("knowledge_api", __name__, url_prefix="/api/v1/knowledge")
@@ -185,7 +185,9 @@ def direct_answer(entry_id: int):
         knowledge.cited(s, entry_id)
         answer = (body.reply_text or "").strip() or s.get(KnowledgeEntry, entry_id).answer
     d = body.emergency_dismissal
-    data = emergency.screen_intake(body.intake(hold=True), emergency.Dismissal(d.reason, d.kind) if d else None)
+    data = body.intake(hold=True)
+    data.unit_id = None     # answered here: a unit the agent picked is not dispatched to
+    data = emergency.screen_intake(data, emergency.Dismissal(d.reason, d.kind) if d else None)
     if data.urgency == "emergency":
         raise Invalid("紧急情况不能直办，请按紧急流程移交", {"urgency": "紧急工单不能直办"},
                       code="emergency_not_direct")

@@ -31,11 +31,11 @@ from werkzeug.exceptions import HTTPException
 
 from dispatch.access import Actor
 from dispatch.errors import DomainError
-from dispatch.services import IntakeData
+from dispatch.intake import IntakeData
 from dispatch.capabilities import can
 from dispatch.workflow import OPEN
 from hotline.auth import csrf, hash_token, token_is_live
-from hotline.services import db, tickets
+from hotline.current import db, tickets
 from models import STATUSES, ApiToken, Category, Ticket, utcnow
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")

@@ -14,7 +14,7 @@ from dispatch.errors import NotFound
 from dispatch.ticket_json import event_json, ticket_json
 from dispatch.workflow import RECORD_ONLY, TRANSITIONS
 from hotline.auth import current_actor, page_auth
-from hotline.services import db
+from hotline.current import db
 from models import Ticket, TicketEvent
 
 bp = Blueprint("print_view", __name__)

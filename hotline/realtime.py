@@ -33,11 +33,12 @@ from flask import Flask, current_app, request, session
 from flask_socketio import SocketIO, join_room
 from sqlalchemy import select
 
-from dispatch import events, redis_client, rooms
+from dispatch import events, rooms
+from runtime import redis_client
 from dispatch.access import Actor
 from hotline import sessions
 from hotline.auth import hash_token, token_is_live
-from hotline.services import db
+from hotline.current import db
 from models import ApiToken, UserSession, utcnow
 
 log = logging.getLogger(__name__)

@@ -63,7 +63,7 @@ def _label(unit) -> str:
 def evaluate(rows: list[dict], db_dir: str | None = None) -> dict:
     from sqlalchemy import select
 
-    from dispatch.services import TicketService
+    from dispatch.tickets import TicketService
     from hotline.seed import CITY, seed_demo
     from models import Database, Unit
     from models.migrate import upgrade

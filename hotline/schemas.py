@@ -44,7 +44,7 @@ class TicketIn(Strict):
 
     def intake(self, hold: bool = False):
         """The service's IntakeData for this body."""
-        from dispatch.services import IntakeData
+        from dispatch.intake import IntakeData
 
         return IntakeData(channel=self.channel, description=self.description, caller_name=self.caller.name,
                           caller_phone=self.caller.phone, address=self.address, subject=self.subject,
@@ -90,6 +90,18 @@ class SuggestIn(Strict):
         if not v.strip():
             raise ValueError("must not be blank")
         return v
+
+
+class DuplicatesIn(Strict):
+    description: str = Field(min_length=1, max_length=5000)
+    subject: str = Field("", max_length=200)
+    address: str = Field("", max_length=300)
+    category: Optional[str] = Field(None, max_length=300)
+    caller_phone: str = Field("", max_length=32)
+    # From the /suggest answer the client just had: with it, the category
+    # (possibly none) and the place are taken as given and the classifier
+    # is not asked again.
+    division_code: Optional[str] = Field(None, max_length=12, pattern=r"^[0-9]*$")
 
 
 class BadJSON(DomainError):

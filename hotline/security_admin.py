@@ -27,7 +27,7 @@ from hotline.auth import (api_auth, audit, csrf, current_actor, hash_password, i
                           password_problems, session_policy, token_is_live)
 from hotline.schemas import DbInt, Strict, parse
 from models import ROLES, ApiToken, AuditEvent, Unit, User, UserSession, utcnow
-from hotline.services import db
+from hotline.current import db
 
 api = Blueprint("security_api", __name__, url_prefix="/api/v1")
 pages = Blueprint("security", __name__)

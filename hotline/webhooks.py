@@ -24,7 +24,7 @@ from dispatch.errors import Conflict, Forbidden, Invalid, NotFound
 from dispatch.capabilities import require
 from hotline.auth import api_auth, csrf, current_actor, needs
 from hotline.errors import error_response
-from hotline.services import db, tickets
+from hotline.current import db, tickets
 from integrations import linkage, outbox, police110, signing, telephony
 from models import Linkage, OutboxMessage, Ticket, utcnow
 

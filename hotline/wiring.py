@@ -21,20 +21,21 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from classifier.jobs import nightly_retrain
-from dispatch import figures, jobs, sweeps
+from classifier.unit_jobs import nightly_retrain_units
+from dispatch import figures, sweeps
+from runtime import jobs
 from dispatch.hooks import Hook
-from dispatch.periodic import PeriodicJob
-from dispatch.services import TicketService
-from integrations import emergency, governance, linkage, outbox, police110, telephony
+from runtime.periodic import PeriodicJob
+from dispatch.tickets import TicketService
+from integrations import emergency, governance, outbox, police110, telephony
 from models import Database
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Run in this order for every event, inside its transaction.  linkage's comes
-# first: it completes the event a peer's message caused before others read it.
+# Run in this order for every event, inside its transaction (after what a
+# peer's message adds to its own change: linkage.inbound).
 HOOKS: tuple[Hook, ...] = (
-    linkage.apply_pending,
     telephony.link_call,
     police110.on_ticket_event,
     governance.on_ticket_event,
@@ -90,6 +91,10 @@ def periodic_jobs() -> tuple[PeriodicJob, ...]:
         # (19:00 UTC), only with Redis: admins retrain on demand otherwise.
         PeriodicJob("classifier-nightly-retrain", nightly_retrain, cron="0 19 * * *", timeout=3600,
                     queue=jobs.QUEUE_TRAINING, in_process=False),
+        # ... and the unit router from confirmed history and upheld returns,
+        # an hour later (the two share the training queue and its one worker).
+        PeriodicJob("unit-router-nightly-retrain", nightly_retrain_units, cron="0 20 * * *", timeout=3600,
+                    queue=jobs.QUEUE_TRAINING, in_process=False),
     )
 
 
@@ -121,7 +126,7 @@ def build(settings: Settings, db: Database | None = None, predictor: Callable | 
     for p in ps:
         handlers.update(p.actions)
     opts = {k: v for k, v in (("predictor", predictor), ("clock", clock)) if v is not None}
-    svc = TicketService(db, hooks=HOOKS, handlers=handlers, **opts)
+    svc = TicketService(db, hooks=HOOKS, handlers=handlers, schedule_timer=sweeps.schedule, **opts)
     return Runtime(settings, db, svc, HOOKS, {p.name: p for p in ps}, periodic_jobs())
 
 

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from classifier.emergency import KIND_LABELS, detect
 from dispatch import events
+from dispatch.change import Change
 from dispatch.errors import Invalid, NotFound
 from integrations import linkage
 from models import Database, Linkage, Ticket, TicketEvent, utcnow
@@ -138,10 +139,11 @@ def _emergency_row(s: Session, t: Ticket) -> Linkage | None:
     return linkage.find(s, t.id, PEER, "inbound")
 
 
-def on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
+def on_ticket_event(c: Change, ev: TicketEvent) -> None:
     """Hook (hotline/wiring.py): an accepted emergency goes on the board with
     its clock, a dismissal at intake into the history; signing stops the
     clock; a closed ticket takes its emergency off the board."""
+    s, t, after_commit = c.s, c.t, c.after_commit
     extra = t.extra or {}
     if ev.action == "accept":
         info = extra.get("emergency")
@@ -151,10 +153,8 @@ def on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) 
                           detail=info)
         gone = extra.get("emergency_dismissed")
         if gone:
-            s.add(TicketEvent(ticket_id=t.id, at=ev.at, actor_id=ev.actor_id, actor_label=ev.actor_label,
-                              action="note", from_status=t.status, to_status=t.status,
-                              reason=f"坐席排除紧急提示（{KIND_LABELS.get(gone.get('kind') or '', '')}）：{gone['reason']}",
-                              payload={"emergency_dismissed": gone}))
+            c.record(t, "note", f"坐席排除紧急提示（{KIND_LABELS.get(gone.get('kind') or '', '')}）：{gone['reason']}",
+                     {"emergency_dismissed": gone})
         return
     row = _emergency_row(s, t) if (ev.action == "sign_for" or t.status in FINAL_TICKET_STATES) else None
     if row is None:
@@ -209,8 +209,9 @@ def handover(db: Database, service, actor, ticket_id: int, target: str, number: 
         _mark(t, "handed_over", handed_to=[*((t.extra or {}).get("emergency", {}).get("handed_to") or []), target])
 
     reason = f"三方通话 {label} {record['number']}，对方接线员{record['operator'] or '未留名'}，结果：{record['outcome']}"
-    with linkage.in_change(target, None, payload={"three_way_call": record}, apply=apply):
-        return service.act(actor, ticket_id, "three_way_call", {"reason": reason}, expected_version=expected_version)
+    news = linkage.inbound(target, None, payload={"three_way_call": record}, apply=apply)
+    return service.act(actor, ticket_id, "three_way_call", {"reason": reason}, expected_version=expected_version,
+                       with_change=news)
 
 
 def dismiss(db: Database, service, actor, ticket_id: int, reason: str):
@@ -227,8 +228,8 @@ def dismiss(db: Database, service, actor, ticket_id: int, reason: str):
                               "dismiss_reason": reason})
         _mark(t, "dismissed")
 
-    with linkage.in_change(PEER, None, payload={"emergency_dismissed": {"reason": reason}}, apply=apply):
-        return service.act(actor, ticket_id, "note", {"reason": f"排除紧急提示：{reason}"})
+    news = linkage.inbound(PEER, None, payload={"emergency_dismissed": {"reason": reason}}, apply=apply)
+    return service.act(actor, ticket_id, "note", {"reason": f"排除紧急提示：{reason}"}, with_change=news)
 
 
 # ------------------------------------------------------------------ unacknowledged 110 hand-overs
@@ -285,6 +286,6 @@ def alarm_unacknowledged(db: Database, now: dt.datetime | None = None) -> list[i
 def sweep() -> int:
     """Periodic job ``emergency-ack-sweep`` (hotline/wiring.py): rq cron
     beside the workers, or in the web process on the embedded default."""
-    from dispatch import jobs
+    from runtime import jobs
 
     return len(alarm_unacknowledged(jobs.database()))

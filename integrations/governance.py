@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch import jobs
+from runtime import jobs
+from dispatch.change import Change
 from dispatch.errors import Conflict, Invalid, NotFound, validate
 from integrations import linkage, outbox
 from models import Database, Ticket, TicketEvent, Unit, utcnow
@@ -77,8 +78,9 @@ def push_to_governance(c) -> dict:
     return {}
 
 
-def on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
+def on_ticket_event(c: Change, ev: TicketEvent) -> None:
     """Hook: a ticket in a grid category is pushed when it is dispatched."""
+    s, t, after_commit = c.s, c.t, c.after_commit
     if ev.action in ("dispatch", "reassign", "uphold_return") and is_grid_category(linkage.category_name(t)) \
             and linkage.find(s, t.id, PEER, "outbound") is None:
         push(s, t, "category", f"网格化管理事项（{linkage.category_name(t)}）", after_commit)
@@ -105,9 +107,9 @@ def _delivered(msg: dict, resp: dict) -> None:
                       **({} if later else {"state": "acknowledged",
                                            "last_note": f"综治平台已受理，事件编号 {event_id}"}))
 
-    with linkage.in_change(PEER, None, payload={"peer": PEER, "event_id": event_id, "kind": "ack"}, apply=apply):
-        jobs.tickets().act(linkage.system_actor(PEER), msg["ticket_id"], "linkage_update",
-                                {"reason": f"综治平台已受理，事件编号 {event_id}"})
+    news = linkage.inbound(PEER, None, payload={"peer": PEER, "event_id": event_id, "kind": "ack"}, apply=apply)
+    jobs.tickets().act(linkage.system_actor(PEER), msg["ticket_id"], "linkage_update",
+                       {"reason": f"综治平台已受理，事件编号 {event_id}"}, with_change=news)
 
 
 _dead, _redriven = linkage.delivery_tracking(PEER, "outbound", "推送综治平台失败", "综治平台恢复应答，自动重新推送")
@@ -161,17 +163,17 @@ def handle_webhook(db: Database, data: dict, message_id: str, service=None) -> t
                       detail={"status": msg.status, "status_at": utcnow().isoformat()})
 
     if msg.status not in CLOSING or status in ("closed", "archived", "merged", "cancelled"):
-        with linkage.in_change(PEER, message_id, payload=event_payload, apply=apply):
-            service.act(linkage.system_actor(PEER), tid, "linkage_update", {"reason": note})
+        news = linkage.inbound(PEER, message_id, payload=event_payload, apply=apply)
+        service.act(linkage.system_actor(PEER), tid, "linkage_update", {"reason": note}, with_change=news)
         return 200, {"ok": True, "ticket_number": msg.ticket_number, "ticket_status": status}
 
     # The event is closed: close the ticket with its result.  Each step is
     # its own transaction; the message id is recorded with the last one, so
     # a retried message resumes where a failure stopped it.
     if status == "accepted" or unit is None:
-        with linkage.in_change(PEER, message_id, payload=event_payload, apply=apply):
-            t = service.act(linkage.unit_actor(_platform(db, tid), PEER, "dispatcher"), tid, "direct_answer",
-                            {"reply_text": msg.result})
+        news = linkage.inbound(PEER, message_id, payload=event_payload, apply=apply)
+        t = service.act(linkage.unit_actor(_platform(db, tid), PEER, "dispatcher"), tid, "direct_answer",
+                        {"reply_text": msg.result}, with_change=news)
         return 200, {"ok": True, "ticket_number": msg.ticket_number, "ticket_status": t.status}
     actor = linkage.unit_actor(unit, PEER)
     if status == "dispatched":
@@ -185,11 +187,12 @@ def handle_webhook(db: Database, data: dict, message_id: str, service=None) -> t
         status = t.status
     if status != "replied":
         # e.g. returned and under review: a person decides; the news is kept.
-        with linkage.in_change(PEER, message_id, payload=event_payload, apply=apply):
-            service.act(linkage.system_actor(PEER), tid, "linkage_update", {"reason": note + "；工单待人工办结"})
+        news = linkage.inbound(PEER, message_id, payload=event_payload, apply=apply)
+        service.act(linkage.system_actor(PEER), tid, "linkage_update", {"reason": note + "；工单待人工办结"},
+                    with_change=news)
         return 200, {"ok": True, "ticket_number": msg.ticket_number, "ticket_status": status}
-    with linkage.in_change(PEER, message_id, payload=event_payload, apply=apply):
-        t = service.act(actor, tid, "close", {"reason": note})
+    news = linkage.inbound(PEER, message_id, payload=event_payload, apply=apply)
+    t = service.act(actor, tid, "close", {"reason": note}, with_change=news)
     return 200, {"ok": True, "ticket_number": msg.ticket_number, "ticket_status": t.status}
 
 

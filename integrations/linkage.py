@@ -3,26 +3,24 @@ the coordinators' board shows, and recording a peer's message on a ticket.
 
 A peer's message changes a ticket only through ``TicketService`` (the
 ``linkage_update`` action, or the ordinary actions with a system actor).
-``in_change`` lets the adapter put its own rows into that same transaction:
-the ``InboundMessage`` that makes a replay impossible, the linkage state and
-the structured payload of the event.  It works through a hook that reads a
-context variable set around the service call, so the ticket change, the
-linkage and the replay record commit together or not at all.
+``inbound`` lets the adapter put its own rows into that same transaction
+(the service's ``with_change``): the ``InboundMessage`` that makes a replay
+impossible, the linkage state and the structured payload of the event, so
+the ticket change, the linkage and the replay record commit together or not
+at all.
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
 import os
-from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from dispatch import events, rooms
 from dispatch.access import Actor
+from dispatch.change import Change
 from dispatch.ticket_json import brief
 from models import Category, Database, InboundMessage, Linkage, Ticket, TicketEvent, Unit, utcnow
 
@@ -59,48 +57,25 @@ def unit_actor(unit: Unit, peer: str, role: str = "department") -> Actor:
 Apply = Callable[[Session, Ticket, TicketEvent, list], None]
 
 
-@dataclass
-class Pending:
-    peer: str
-    message_id: str | None
-    payload: dict = field(default_factory=dict)
-    apply: Apply | None = None
-    result: dict = field(default_factory=dict)
-    consumed: bool = False
-    ticket_id: int | None = None
+def inbound(peer: str, message_id: str | None, payload: dict | None = None, apply: Apply | None = None,
+            result: dict | None = None) -> Callable[[Change, TicketEvent], None]:
+    """What a peer's message adds to the change it causes, passed as
+    ``with_change`` to ``TicketService.act`` or ``create_ticket``: the
+    change's event gets ``payload`` merged in, ``apply`` runs in its
+    transaction, and the inbound message id is recorded there (a replay
+    then fails on the unique constraint)."""
+    def add(c: Change, ev: TicketEvent) -> None:
+        s, t = c.s, c.t
+        if payload:
+            ev.payload = {**(ev.payload or {}), **payload}
+        if apply:
+            apply(s, t, ev, c.after_commit)
+        if message_id:
+            s.add(InboundMessage(peer=peer, message_id=message_id, ticket_id=t.id,
+                                 result={**(result or {}), "ticket_id": t.id, "ticket_number": t.number}))
+            s.flush()
 
-
-_pending: contextvars.ContextVar[Pending | None] = contextvars.ContextVar("linkage_pending", default=None)
-
-
-@contextlib.contextmanager
-def in_change(peer: str, message_id: str | None, payload: dict | None = None, apply: Apply | None = None,
-              result: dict | None = None) -> Iterator[Pending]:
-    """Around one service call: the first event it writes gets ``payload``
-    merged in, ``apply`` runs in its transaction, and the inbound message id
-    is recorded there (a replay then fails on the unique constraint)."""
-    p = Pending(peer, message_id, dict(payload or {}), apply, dict(result or {}))
-    token = _pending.set(p)
-    try:
-        yield p
-    finally:
-        _pending.reset(token)
-
-
-def apply_pending(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
-    p = _pending.get()
-    if p is None or p.consumed:
-        return
-    p.consumed = True
-    p.ticket_id = t.id
-    if p.payload:
-        ev.payload = {**(ev.payload or {}), **p.payload}
-    if p.apply:
-        p.apply(s, t, ev, after_commit)
-    if p.message_id:
-        s.add(InboundMessage(peer=p.peer, message_id=p.message_id, ticket_id=t.id,
-                             result={**p.result, "ticket_id": t.id, "ticket_number": t.number}))
-        s.flush()
+    return add
 
 
 def seen(db: Database, peer: str, message_id: str) -> InboundMessage | None:
@@ -176,7 +151,7 @@ def delivery_tracking(peer: str, direction: str, failed_note: str, redriven_note
     with the delivery of its messages: ``failed`` when one is dead-lettered
     (unless the peer's news arrived meanwhile: ``fail_only_in``), back to
     ``redriven_state`` when the peer answers again and it is re-driven."""
-    from dispatch import jobs
+    from runtime import jobs
 
     def dead(msg: dict, info: dict) -> None:
         touch_by_id(jobs.database(), msg["ticket_id"], peer, direction, only_in=fail_only_in, state="failed",

@@ -58,7 +58,8 @@ import requests
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from dispatch import events, jobs
+from dispatch import events
+from runtime import jobs
 from runtime.settings import parse_int
 from integrations import peers, signing
 from models import Database, OutboxMessage, Ticket, utcnow

@@ -33,9 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch import jobs
+from runtime import jobs
+from dispatch.change import Change
 from dispatch.errors import Conflict, DomainError, Invalid, NotFound, validate_typed
-from dispatch.services import IntakeData
+from dispatch.intake import IntakeData
 from integrations import linkage, outbox
 from models import Category, Database, Ticket, TicketEvent, utcnow
 
@@ -183,9 +184,10 @@ def transfer_to_110(c) -> dict:
     return {}
 
 
-def on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
+def on_ticket_event(c: Change, ev: TicketEvent) -> None:
     """Hook: suggest or auto-push a detected police matter at intake; send
     110 its feedback when a ticket it transferred closes."""
+    s, t, after_commit = c.s, c.t, c.after_commit
     if ev.action == "accept" and t.channel != PEER:
         found = assess(t)
         if found is None:
@@ -193,9 +195,8 @@ def on_ticket_event(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) 
         trigger, det = found
         if t.channel in auto_channels():
             note = f"自动推送110（{'、'.join(det.matched) or trigger}）"
-            s.add(TicketEvent(ticket_id=t.id, at=ev.at, actor_label="系统（110自动推送）", action="transfer_to_110",
-                              from_status=t.status, to_status=t.status, reason=note,
-                              payload={"trigger": "auto_channel", "signals": list(det.matched)}))
+            c.record(t, "transfer_to_110", note, {"trigger": "auto_channel", "signals": list(det.matched)},
+                     label="系统（110自动推送）")
             push(s, t, "auto_channel", note, after_commit, det)
         else:
             linkage.touch(s, t, PEER, "outbound", after_commit, state="suggested", trigger=trigger,
@@ -237,10 +238,10 @@ def _record_ack(db: Database, ticket_id: int, incident_number: str, message_id: 
                       detail={"acknowledged_at": utcnow().isoformat()}, **news)
         outbox.acknowledged(s, PEER, t.id, ("incident.create",), after)
 
-    with linkage.in_change(PEER, message_id, payload={"peer": PEER, "incident_number": incident_number,
-                                                      "kind": "ack"}, apply=apply):
-        jobs.tickets().act(linkage.system_actor(PEER), ticket_id, "linkage_update",
-                                {"reason": f"110已接警，警情编号 {incident_number}"})
+    news = linkage.inbound(PEER, message_id, payload={"peer": PEER, "incident_number": incident_number,
+                                                      "kind": "ack"}, apply=apply)
+    jobs.tickets().act(linkage.system_actor(PEER), ticket_id, "linkage_update",
+                       {"reason": f"110已接警，警情编号 {incident_number}"}, with_change=news)
     return True
 
 
@@ -352,10 +353,11 @@ def handle_webhook(db: Database, data: dict, message_id: str, service=None) -> t
                           detail={"feedback_at": utcnow().isoformat(), "feedback_status": msg.status},
                           **({"external_id": msg.incident_number} if msg.incident_number else {}))
 
-        with linkage.in_change(PEER, message_id, payload={"peer": PEER, "kind": "feedback", "status": msg.status,
+        news = linkage.inbound(PEER, message_id, payload={"peer": PEER, "kind": "feedback", "status": msg.status,
                                                           "incident_number": msg.incident_number,
-                                                          "result": msg.result}, apply=apply):
-            service.act(linkage.system_actor(PEER), tid, "linkage_update", {"reason": f"110反馈：{msg.result}"})
+                                                          "result": msg.result}, apply=apply)
+        service.act(linkage.system_actor(PEER), tid, "linkage_update", {"reason": f"110反馈：{msg.result}"},
+                    with_change=news)
         return 200, {"ok": True, "ticket_number": msg.ticket_number}
     return _transfer(db, msg, message_id, service)
 
@@ -385,9 +387,10 @@ def _transfer(db: Database, msg: Transfer, message_id: str, service) -> tuple[in
     from integrations import emergency
 
     data = emergency.screen_intake(data)
-    with linkage.in_change(PEER, message_id, payload={"peer": PEER, "incident_number": msg.incident_number},
-                           apply=apply):
-        t, created = service.create_ticket(actor, data, idempotency_key=f"police110:{msg.incident_number}")
+    news = linkage.inbound(PEER, message_id, payload={"peer": PEER, "incident_number": msg.incident_number},
+                           apply=apply)
+    t, created = service.create_ticket(actor, data, idempotency_key=f"police110:{msg.incident_number}",
+                                       with_change=news)
     if not created:
         raise Replayed("该警情已移交过", code="replayed")
     return 201, {"ok": True, "ticket_number": t.number, "status": t.status}

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch import events, rooms
+from dispatch.change import Change
 from dispatch.access import Actor, visible_clause
 from dispatch.ticket_json import brief
 from dispatch.errors import NotFound, validate_typed
@@ -197,7 +198,8 @@ def call_json(db: Database, call_id: str, actor: Actor) -> dict:
                 "draft": draft(call)}
 
 
-def link_call(s: Session, t: Ticket, ev: TicketEvent, after_commit: list) -> None:
+def link_call(c: Change, ev: TicketEvent) -> None:
+    s, t = c.s, c.t
     if ev.action == "accept" and t.call_id:
         call = s.scalar(select(Call).where(Call.call_id == t.call_id))
         if call is not None and call.ticket_id is None:

@@ -1,7 +1,7 @@
 """SQLAlchemy 2.0 typed models and the database session.
 
 Everything that is stored lives here; the only writer of tickets is
-``dispatch.services``.  Import models from this package, not from submodules.
+``dispatch.tickets``.  Import models from this package, not from submodules.
 """
 from models.base import Base, Database, utcnow
 from models.units import Unit, User, ApiToken, UserSession, UNIT_KINDS, ROLES, PLATFORM_KINDS
@@ -15,6 +15,7 @@ from models.integrations import Linkage, Call, LINKAGE_STATES
 from models.audit import AuditEvent
 from models.lexicon import LexiconEntry
 from models.knowledge import KnowledgeEntry, KnowledgeRevision
+from models.templates import ReplyTemplate
 
 __all__ = [
     "Base", "Database", "utcnow",
@@ -28,5 +29,5 @@ __all__ = [
     "Linkage", "Call", "LINKAGE_STATES",
     "AuditEvent",
     "LexiconEntry",
-    "KnowledgeEntry", "KnowledgeRevision",
+    "KnowledgeEntry", "KnowledgeRevision", "ReplyTemplate",
 ]

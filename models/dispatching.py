@@ -2,7 +2,7 @@
 co-handling assignments (主办/协办), extension requests, supervision items
 (督办, hot events) and callback tasks (回访).
 
-All of these are written only by ``dispatch.services`` in the same
+All of these are written only by ``dispatch.tickets`` in the same
 transaction as the ticket change (and its event) that caused them.
 """
 from __future__ import annotations

@@ -142,7 +142,7 @@ class TicketEvent(Base):
 
 @event.listens_for(TicketEvent, "before_insert")
 def _holder_on_event(mapper, connection, target: TicketEvent) -> None:
-    """An event written outside dispatch.services (an adapter's own record)
+    """An event written outside dispatch.tickets (an adapter's own record)
     still says which unit held the ticket: the service sets both units; this
     fills what it left out, reading the ticket as this flush leaves it."""
     if target.unit_id is None:

@@ -5,7 +5,7 @@ from dispatch import events, rooms
 def publish_probe(number: str) -> None:
     from sqlalchemy import select
 
-    from dispatch.jobs import database
+    from runtime.jobs import database
     from models import Unit
 
     with database().session() as s:

@@ -43,7 +43,7 @@ from dispatch import figures as F, sla
 from dispatch.access import SYSTEM, Actor
 from dispatch.calendar import LOCAL_TZ, SHIPPED_DIR, WorkCalendar
 from dispatch.errors import DomainError
-from dispatch.services import IntakeData
+from dispatch.intake import IntakeData
 from dispatch.workflow import TRANSITIONS
 from models import SlaClock, Ticket, TicketEvent, Unit, User
 from tests.dispatch import factories

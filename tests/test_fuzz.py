@@ -165,7 +165,7 @@ def queued_app(seeded_db, database_url, redis_url, redis_conn):
     inline, so the fuzzer exercises the web layer and not the classifier's training."""
     from dispatch import events
     from hotline.app import create_app
-    from hotline.config import Settings
+    from runtime.settings import Settings
 
     events.unsubscribe_all()
     application = create_app(Settings(database_url=database_url, redis_url=redis_url,

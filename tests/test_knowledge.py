@@ -18,6 +18,12 @@ def _entry(db, like: str) -> KnowledgeEntry:
                          .order_by(KnowledgeEntry.id)).first()
 
 
+def _unit_id(db, code: str) -> int:
+    from tests.helpers import unit
+
+    return unit(db, code).id
+
+
 def test_search_finds_the_entry_for_a_question_in_other_words(client, seeded_db):
     agent = bearer(seeded_db, "agent")
     r = client.get("/api/v1/knowledge", query_string={"q": PENSION}, headers=agent)
@@ -44,7 +50,8 @@ def test_direct_answer_from_an_entry_closes_the_call_and_records_the_entry(clien
     e = _entry(seeded_db, "养老保险")
     r = client.post(f"/api/v1/knowledge/{e.id}/direct-answer", headers=agent, json={
         "channel": "phone", "caller": {"name": "刘女士", "phone": "13900001111"},
-        "subject": "农村养老保险能否续交", "description": PENSION})
+        "subject": "农村养老保险能否续交", "description": PENSION,
+        "unit_id": _unit_id(seeded_db, "gy_rsj")})   # a unit picked before the answer was found: not dispatched
     assert r.status_code == 201, r.get_json()
     t = r.get_json()
     assert t["status"] == "closed" and t["responsible_unit"] is None
@@ -141,3 +148,17 @@ def test_the_printable_ticket_shows_the_answer_and_the_entry_in_beijing_time(cli
     html = r.get_data(as_text=True)
     assert t["number"] in html and "北京时间" in html and f"知识库条目 #{e.id}" in html and "<script>" not in html
     assert client.get("/tickets/999999/print").status_code == 404
+
+
+def test_quick_reply_templates_are_each_units_own(client, seeded_db):
+    rsj, cgj = bearer(seeded_db, "gy_rsj"), bearer(seeded_db, "gy_cgj")
+    r = client.post("/api/v1/reply-templates", headers=rsj, json={"title": "欠薪已立案", "text": "您反映的欠薪问题已立案调查。"})
+    assert r.status_code == 201
+    tid = r.get_json()["id"]
+    assert [t["title"] for t in client.get("/api/v1/reply-templates", headers=rsj).get_json()["items"]] == ["欠薪已立案"]
+    assert client.get("/api/v1/reply-templates", headers=cgj).get_json()["items"] == []
+    assert client.post(f"/api/v1/reply-templates/{tid}/disable", headers=cgj).status_code == 404
+    bad = client.post("/api/v1/reply-templates", headers=rsj, json={"title": "", "text": "x"})
+    assert bad.status_code == 422 and "标题" in bad.get_json()["error"]["message"]
+    assert client.post(f"/api/v1/reply-templates/{tid}/disable", headers=rsj).status_code == 200
+    assert client.get("/api/v1/reply-templates", headers=rsj).get_json()["items"] == []

@@ -78,7 +78,7 @@ def test_without_redis_the_database_counts_and_login_still_works(seeded_db, data
     from another address."""
     from dispatch import events
     from hotline.app import create_app
-    from hotline.config import Settings
+    from runtime.settings import Settings
 
     events.unsubscribe_all()
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"

@@ -2,7 +2,7 @@
 on the embedded default and registered with rq's cron when Redis is there."""
 from __future__ import annotations
 
-from dispatch import jobs, periodic
+from runtime import jobs, periodic
 from hotline import wiring
 from tests.dispatch import factories as f
 

@@ -76,7 +76,7 @@ def test_changing_a_password_follows_the_policy_and_ends_sessions(app):
 def test_a_seeded_password_must_be_changed_first_in_production(seeded_db, database_url):
     from dispatch import events
     from hotline.app import create_app
-    from hotline.config import Settings
+    from runtime.settings import Settings
 
     events.unsubscribe_all()
     app = create_app(Settings(database_url=database_url, redis_url=None, secret_key="test-secret-key-0123456789",

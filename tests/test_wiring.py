@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dispatch.errors import DomainError
-from dispatch.services import TicketService
+from dispatch.tickets import TicketService
 from dispatch.workflow import TRANSITIONS
 from hotline import wiring
 from models import OutboxMessage, TicketEvent
@@ -38,9 +38,9 @@ def test_importing_the_domain_and_the_adapters_loads_no_flask():
     out = subprocess.run([sys.executable, "-c", IMPORT_ALL], cwd=ROOT, capture_output=True, text=True,
                          check=True, env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"})
     got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert "dispatch.services" in got["imported"] and "integrations.police110" in got["imported"]
+    assert "dispatch.tickets" in got["imported"] and "integrations.police110" in got["imported"]
     web = [m for m in got["loaded"] if m.split(".")[0] in ("flask", "flask_socketio", "flask_wtf", "alembic")
-           or m in ("hotline.app", "hotline.config")]
+           or m == "hotline.app"]
     assert web == [], f"web modules loaded by the domain: {web}"
 
 
@@ -128,7 +128,8 @@ def test_web_worker_and_cli_have_the_same_hooks_peers_and_jobs(seeded_db, databa
     assert {"transfer_to_110", "push_to_governance"} <= set(from_cli["actions"])
     assert set(from_cli["peers"]) == {"police110", "governance", "telephony"}
     assert {j["name"] for j in from_cli["periodic"]} >= {"sla_sweep", "outbox-sweep", "figures-ledger",
-                                                         "classifier-nightly-retrain"}
+                                                         "classifier-nightly-retrain",
+                                                         "unit-router-nightly-retrain"}
 
 
 def test_the_import_time_decorator_is_gone():
@@ -138,3 +139,23 @@ def test_the_import_time_decorator_is_gone():
         @hooks.on_ticket_event
         def late(s, t, ev, after):  # pragma: no cover - never registered
             pass
+
+
+def test_the_timer_scheduler_is_the_services_and_gets_each_clocks_warning_and_due(seeded_db):
+    """The composition root hands the service dispatch.sweeps.schedule; a
+    service given another scheduler times the clocks a dispatch starts
+    through it, after commit."""
+    from dispatch import sweeps
+    from models import SlaClock
+
+    assert f.service(seeded_db).schedule_timer is sweeps.schedule
+    timed = []
+    svc = TicketService(seeded_db, predictor=lambda: f.FixedPredictor(), hooks=wiring.HOOKS,
+                        schedule_timer=lambda clock_id, at: timed.append((clock_id, at)))
+    disp = f.user_actor(seeded_db, "dispatcher")
+    tid = f.ticket(seeded_db, "accepted")
+    svc.act(disp, tid, "dispatch", {"unit_id": f.unit(seeded_db, "gy_rsj").id})
+    with seeded_db.session() as s:
+        clocks = s.scalars(select(SlaClock).where(SlaClock.ticket_id == tid)).all()
+        expected = {(k.id, at) for k in clocks for at in (k.warn_at, k.due_at) if at is not None}
+    assert len(clocks) == 2 and expected and set(timed) == expected

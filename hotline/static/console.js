@@ -147,12 +147,16 @@
       const my = ++seq;
       api("POST", "/suggest", {description, subject: form.subject.value, address: form.address.value, category: sel.value || null})
         .then((s) => {
-          if (my !== seq) return;
+          if (my !== seq) return null;
           box.innerHTML = suggestionHtml(s);
           fillUnits(s.unit_top || []);
+          return s;
         })
-        .then(() => api("POST", "/duplicates", {description, subject: form.subject.value, address: form.address.value,
-                                                category: sel.value || null, caller_phone: form.caller_phone.value}))
+        // The suggestion's category and place go along: the server does not classify the text again.
+        .then((s) => s && api("POST", "/duplicates", {description, subject: form.subject.value, address: form.address.value,
+                                                      category: s.category ? s.category.code : null,
+                                                      division_code: s.division_code || "",
+                                                      caller_phone: form.caller_phone.value}))
         .then((d) => {
           if (my !== seq || !d || !d.items.length) return;
           box.insertAdjacentHTML("beforeend", duplicatesHtml(d.items));

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from sqlalchemy import select
 
 from dispatch.access import SYSTEM, Actor
-from dispatch.services import TicketService
+from dispatch.tickets import TicketService
 from hotline import wiring
 from models import Database, Ticket, Unit, User, utcnow
 from runtime.settings import Settings
@@ -43,7 +43,7 @@ def service(db: Database, label: str = "劳动和社会保障", confidence: floa
 
 def wire(db: Database, redis_url: str | None = None, **kw) -> TicketService:
     """Install the runtime as an entry point does (job functions use it);
-    undo with ``dispatch.jobs.reset()``."""
+    undo with ``runtime.jobs.reset()``."""
     return wiring.install(runtime(db, redis_url=redis_url, **kw)).tickets
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from dispatch import clocks, dues
 from dispatch.calendar import LOCAL_TZ
-from dispatch.services import IntakeData
+from dispatch.intake import IntakeData
 from models import SlaClock, SupervisionItem, Ticket, TicketEvent
 from tests.dispatch import factories as f
 from tests.helpers import ROOT, WAGES, bearer

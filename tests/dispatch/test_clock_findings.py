@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from dispatch import clocks, figures as F, sla
 from dispatch.calendar import LOCAL_TZ, SHIPPED_DIR, WorkCalendar
-from dispatch.services import IntakeData
+from dispatch.intake import IntakeData
 from models import SlaClock, SupervisionItem, TicketEvent
 from tests.dispatch import factories as f
 from tests.helpers import SCHOOL, WAGES

@@ -126,7 +126,7 @@ def test_a_burst_arriving_at_once_loses_no_ticket_and_raises_one_hot_event(seede
     from sqlalchemy import func, select
 
     from dispatch import duplicates
-    from dispatch.services import IntakeData
+    from dispatch.intake import IntakeData
     from models import SupervisionItem, Ticket
     from tests.helpers import WATER
 

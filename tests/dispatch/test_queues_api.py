@@ -131,3 +131,46 @@ def test_console_pages_render_for_their_roles(app, client, seeded_db):
     assert client.get("/review").status_code == 403
     login("gy_rsj")
     assert "协办工单" in client.get("/inbox").get_data(as_text=True)
+
+
+def test_duplicates_with_the_suggestion_does_not_classify_the_text_again(app, client, seeded_db):
+    """The console asks /suggest, then /duplicates with the suggestion's
+    category and place: the classifier and the router ran once, not twice."""
+    svc = app.extensions["hotline.tickets"]
+    calls = []
+    predictor, router = svc.predictor, svc.unit_router
+
+    def counted(name, get):
+        def wrapped():
+            calls.append(name)
+            return get()
+        return wrapped
+
+    svc.predictor = counted("topic", predictor)
+    if router is not None:
+        svc.unit_router = counted("unit", router)
+    try:
+        agent = bearer(seeded_db, "agent")
+        cat = "城乡建设/城市建设和市政管理/自来水供应"
+        first = create(client, agent, WATER, category=cat, address="贵阳市南明区")
+        calls.clear()
+        sug = client.post("/api/v1/suggest", json={"description": WATER[1], "subject": WATER[0],
+                                                   "address": "贵阳市南明区", "category": cat}, headers=agent).get_json()
+        ran = list(calls)
+        assert ran, "the suggestion asks the classifier"
+        r = client.post("/api/v1/duplicates", json={"description": WATER[1], "subject": WATER[0],
+                                                    "address": "贵阳市南明区", "category": sug["category"]["code"],
+                                                    "division_code": sug["division_code"], "caller_phone": ""},
+                        headers=agent)
+        assert r.status_code == 200
+        assert [(d["ticket_id"], d["reason"]) for d in r.get_json()["items"]] == [(first["id"], "similar_text")]
+        assert calls == ran
+        # Without the suggestion the endpoint still works on its own (and classifies).
+        r = client.post("/api/v1/duplicates", json={"description": WATER[1], "subject": WATER[0],
+                                                    "address": "贵阳市南明区", "category": cat}, headers=agent)
+        assert [d["ticket_id"] for d in r.get_json()["items"]] == [first["id"]] and len(calls) > len(ran)
+        bad = client.post("/api/v1/duplicates", json={"description": "x", "category": "没有这个分类",
+                                                      "division_code": "520102"}, headers=agent)
+        assert bad.status_code == 422 and bad.get_json()["error"]["fields"]["category"]
+    finally:
+        svc.predictor, svc.unit_router = predictor, router

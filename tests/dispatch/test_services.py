@@ -12,7 +12,7 @@ from sqlalchemy import select
 from dispatch.access import visible_clause
 from dispatch.calendar import LOCAL_TZ
 from dispatch.errors import Conflict, Forbidden, Invalid
-from dispatch.services import IntakeData
+from dispatch.intake import IntakeData
 from models import (Assignment, CallbackTask, LabelCorrection, SlaClock, SupervisionItem, Ticket, TicketEvent)
 from tests.dispatch import factories as f
 from tests.helpers import SCHOOL, WAGES, WATER

@@ -10,9 +10,10 @@ import time_machine
 from sqlalchemy import select
 
 from dispatch import events as bus
-from dispatch import jobs, sweeps
+from dispatch import sweeps
+from runtime import jobs
 from dispatch.calendar import LOCAL_TZ
-from dispatch.services import IntakeData
+from dispatch.intake import IntakeData
 from models import SlaClock, SupervisionItem, TicketEvent
 from tests.dispatch import factories as f
 from tests.helpers import WAGES

@@ -1,6 +1,6 @@
 """The full matrix of allowed and refused transitions, built from the table
 (every action x every status x every role) and run against the service, so
-dispatch.workflow and dispatch.services cannot drift apart."""
+dispatch.workflow and dispatch.tickets cannot drift apart."""
 from __future__ import annotations
 
 import datetime as dt

@@ -17,8 +17,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from dispatch import jobs
-from dispatch.services import IntakeData
+from runtime import jobs
+from dispatch.intake import IntakeData
 from integrations.simulate import Mode, PeerSimulator
 from models import Linkage, OutboxMessage, utcnow
 from tests.dispatch import factories as f

@@ -21,7 +21,8 @@ import pytest
 import redis as redis_lib
 from sqlalchemy import select
 
-from dispatch import events, jobs, redis_client
+from dispatch import events
+from runtime import jobs, redis_client
 from models import Ticket
 from tests.helpers import WAGES, bearer, free_port
 from tests.integrations.conftest import FIGURES, wait_for

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from classifier import registry, unit_jobs, units
-from dispatch.services import unit_label
+from dispatch.intake import unit_label
 from models import LabelCorrection, ModelVersion, Ticket, TicketEvent
 from tests.dispatch import factories as f
 
@@ -89,3 +89,25 @@ def test_unit_retrain_on_rq_worker_compares_before_activating(seeded_db, databas
     assert second["active"] == first["candidate"]
     with seeded_db.session() as s:
         assert registry.active_version(s, "units").version == first["version"]
+
+
+def test_nightly_unit_retrain_runs_once_a_day_apart_from_the_topic_model(seeded_db, database_url, monkeypatch):
+    from hotline import wiring
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setattr(unit_jobs, "retrain_units", lambda url: {"ran": url})
+    job = {j.name: j for j in wiring.periodic_jobs()}["unit-router-nightly-retrain"]
+    assert job.func is unit_jobs.nightly_retrain_units and job.queue == "training"
+
+    def add(version, kind, note):
+        with seeded_db.session() as s:
+            s.add(ModelVersion(version=version, kind=kind, path=f"{version}.joblib", metrics={}, data_hash="",
+                               active=False, note=note))
+
+    assert unit_jobs.nightly_retrain_units() == {"ran": database_url}        # nothing recent: runs
+    add("topic-today", "topic", "retrain: shipped data minus holdout + 0 corrections")
+    assert unit_jobs.nightly_retrain_units() == {"ran": database_url}        # a topic retrain does not count
+    add("units-today", "units", "unit retrain: shipped data minus split + 0 history examples")
+    assert unit_jobs.nightly_retrain_units() is None                         # one from today: skipped
+    monkeypatch.delenv("DATABASE_URL")
+    assert unit_jobs.nightly_retrain_units() is None

@@ -1,6 +1,6 @@
-"""Read models for the platform's work queues: the dispatcher's review queue
-(returns in dispute, low-confidence tickets, pending extensions), the
-coordinators' 督办 board and the agents' callback queue.
+"""Read models for the work queues: the dispatcher's review queue (returns
+in dispute, low-confidence tickets, pending extensions), the coordinators'
+督办 board, the agents' callback queue and a unit's 协办 (assisting) list.
 
 Each function takes an open session and the actor, and returns plain dicts
 limited to what the actor may see (a platform sees its own subtree, the
@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from dispatch.access import Actor, visible_clause
 from dispatch.capabilities import require
 from dispatch.errors import Forbidden, NotFound
-from dispatch.ticket_json import queue_row
+from dispatch.ticket_json import queue_row, ticket_json
 from dispatch.workflow import THIRD_RETURN
-from models import (SUPERVISION_KINDS, CallbackTask, ExtensionRequest, SupervisionItem, Ticket, TicketEvent, Unit,
-                    utcnow)
+from models import (SUPERVISION_KINDS, Assignment, CallbackTask, ExtensionRequest, SupervisionItem, Ticket,
+                    TicketEvent, Unit, utcnow)
 
 LIMIT = 200
 
@@ -104,3 +104,12 @@ def callback_queue(s: Session, actor: Actor) -> list[dict]:
                           "round": c.round, "caller_name": t.caller_name, "caller_phone": t.caller_phone,
                           "reply_text": t.reply_text}
             for c, t in s.execute(q).all()]
+
+
+def assisting(s: Session, actor: Actor, limit: int) -> list[dict]:
+    """A unit's 协办 tickets, with its own part (pending / given / timed out)."""
+    rows = s.execute(select(Ticket, Assignment).join(Assignment, Assignment.ticket_id == Ticket.id)
+                     .where(Assignment.unit_id == actor.unit_id, Assignment.role == "assist")
+                     .order_by(Ticket.created_at.desc()).limit(limit)).all()
+    return [ticket_json(t, actor) | {"assist": {"state": a.state, "due_at": a.due_at.isoformat() if a.due_at else None}}
+            for t, a in rows]

@@ -21,7 +21,7 @@ from dispatch.capabilities import require
 from hotline.hardening import DB_INT_MAX
 from hotline.auth import api_auth, current_actor, page_auth
 from dispatch.ticket_json import ticket_json
-from hotline.services import db
+from hotline.current import db
 from models import Unit, utcnow
 
 bp = Blueprint("figures", __name__)

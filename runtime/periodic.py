@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from dispatch.jobs import QUEUE_DEFAULT
+from runtime.jobs import QUEUE_DEFAULT
 
 log = logging.getLogger(__name__)
 

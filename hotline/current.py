@@ -1,9 +1,9 @@
-"""Per-app access to the database and the domain services (built by hotline/wiring.py)."""
+"""The current app's database and ticket service (built by hotline/wiring.py)."""
 from __future__ import annotations
 
 from flask import Flask, current_app
 
-from dispatch.services import TicketService
+from dispatch.tickets import TicketService
 from models import Database
 
 

@@ -26,7 +26,7 @@ def configure(redis_url: str | None, db: Database | None = None, tickets=None) -
     """Called by the composition root (hotline/wiring.py) when a process
     starts: where jobs go, the database and the one TicketService that job
     functions use."""
-    from dispatch import redis_client
+    from runtime import redis_client
 
     _state["redis_url"] = redis_url
     redis_client.breaker.reset()
@@ -59,12 +59,12 @@ def tickets():
 
 def redis_connection():
     """The process's Redis client for short calls (enqueue), with the short
-    timeouts of ``dispatch.redis_client``; None on the embedded default."""
+    timeouts of ``runtime.redis_client``; None on the embedded default."""
     url = _state["redis_url"]
     if not url:
         return None
     if _state.get("client_url") != url:
-        from dispatch import redis_client
+        from runtime import redis_client
 
         _state["client"], _state["client_url"] = redis_client.client(url), url
     return _state["client"]
@@ -73,7 +73,7 @@ def redis_connection():
 def worker_connection():
     """A client of its own for an rq worker: rq raises its socket timeout
     above the blocking dequeue, which must not leak into short calls."""
-    from dispatch import redis_client
+    from runtime import redis_client
 
     return redis_client.client(_state["redis_url"])
 
@@ -97,7 +97,7 @@ def enqueue(func: Callable, *args, queue: str = QUEUE_DEFAULT, at: dt.datetime |
         return None
     from rq import Queue, Retry
 
-    from dispatch import redis_client
+    from runtime import redis_client
 
     opts = {"job_id": job_id, "retry": Retry(max=3, interval=[5, 30, 120])}
 

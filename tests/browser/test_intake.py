@@ -82,7 +82,7 @@ def test_the_keyboard_path_of_an_intake_with_checks_counter_and_draft(browser, s
 
     # a draft survives a reload
     page.fill("textarea[name=description]", WATER[1])
-    page.wait_for_function("(localStorage.getItem(Object.keys(localStorage).find(k => k.startsWith('hotline.intake.draft'))) || '').includes('停水三天')")
+    page.wait_for_function("t => (localStorage.getItem(Object.keys(localStorage).find(k => k.startsWith('hotline.intake.draft'))) || '').includes(t)", arg=WATER[1][:20])
     page.reload()
     page.wait_for_selector("#draft-note:not([hidden])")
     assert page.input_value("textarea[name=description]") == WATER[1]

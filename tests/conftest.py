@@ -224,7 +224,9 @@ def server(seeded_db, database_url):
     env.pop("REDIS_URL", None)
     proc = start(["serve", "--port", str(port)], env)
     try:
-        wait_http(f"http://127.0.0.1:{port}/api/v1/workflow", proc)
+        # A bound, not a pause: on a loaded shared machine loading the models
+        # has taken more than two minutes.
+        wait_http(f"http://127.0.0.1:{port}/api/v1/workflow", proc, timeout=600)
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(proc)

@@ -3,33 +3,11 @@ first, search by words and by a phone's last four digits, "共 N 件"
 following a live arrival, and bulk 签收 with a result per ticket."""
 from __future__ import annotations
 
-import os
-
-import pytest
 import requests
 
 from models import Database
 from tests.browser.test_console import shot
 from tests.helpers import WAGES, browser_login, token
-
-
-@pytest.fixture
-def server(seeded_db, database_url):
-    """conftest's server, given longer to start: on a loaded shared machine
-    loading the models took more than its two minutes."""
-    from tests.helpers import ensure_models, free_port, start, stop, wait_http
-
-    ensure_models()
-    port = free_port()
-    env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="browser-test-secret-key-0123",
-               HOTLINE_ENV="test")
-    env.pop("REDIS_URL", None)
-    proc = start(["serve", "--port", str(port)], env)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/api/v1/workflow", proc, timeout=600)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(proc)
 
 
 def _pager_is(page, text: str, timeout: int = 30_000) -> None:

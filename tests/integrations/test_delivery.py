@@ -226,7 +226,8 @@ def test_the_simulator_keeps_retrying_a_webhook_while_the_hotline_is_away(seeded
     try:
         sender.join(60)
         assert result and result[0][0] == 200
-        assert sim.webhooks_sent[0]["tries"] >= 4
+        # The third try may already meet the server: it counts before it connects.
+        assert sim.webhooks_sent[0]["tries"] >= 3
         with seeded_db.session() as s:
             assert s.scalar(select(TicketEvent.id).where(TicketEvent.ticket_id == t["id"],
                                                          TicketEvent.reason == "110反馈：已处置"))
